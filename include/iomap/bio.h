@@ -70,10 +70,12 @@ struct bio *bio_alloc(struct bdev *bdev, unsigned int nr_vecs, enum bio_op op,
 void bio_put(struct bio *bio);
 
 /*
- * Append a segment.  Adjacent segments that are contiguous in memory are
- * merged.  Returns false when the bio has no segment left or bi_size would
- * overflow; the bio is then unchanged and the caller submits it and starts
- * another.  @owner is stored with the segment for the completion handler.
+ * Append a segment.  A segment that continues the previous one in memory
+ * and has the same @owner is merged into it, so every segment keeps exactly
+ * one owner.  Returns false when the bio has no segment left or bi_size
+ * would overflow; the bio is then unchanged and the caller submits it and
+ * starts another.  @owner is stored with the segment for the completion
+ * handler.  A zero-length segment is ignored and returns true.
  */
 bool bio_add(struct bio *bio, void *base, uint32_t len, void *owner);
 
@@ -88,8 +90,17 @@ static inline uint64_t bio_end_sector(const struct bio *bio)
  * out-of-range request, device error) is reported through bi_status and
  * bi_end_io.  bi_end_io may run before bio_submit() returns, in the caller's
  * thread, or later in a completion thread; it must not sleep for long and
- * must not call bio_submit_wait().  A request must be aligned to the
- * device's logical block size in sector and length.
+ * must not call bio_submit_wait() or bdev_close().  It may call
+ * bio_submit().  A NULL bi_end_io is allowed: nobody is told.
+ *
+ * Requests refused before they reach the device, checked in this order:
+ *  -EINVAL  unknown op or flag, BIO_FUA/BIO_PREFLUSH on a read, a read or
+ *           write without data, a flush with data, or bi_size not the sum
+ *           of the segments;
+ *  -EROFS   a write to a BDEV_O_RDONLY device;
+ *  -EINVAL  bi_sector or bi_size not a multiple of the logical block size;
+ *  -EIO     any part of the request beyond the end of the device.
+ * The flags of a BIO_OP_FLUSH request are ignored.
  */
 void bio_submit(struct bio *bio);
 

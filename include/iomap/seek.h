@@ -24,11 +24,12 @@ int64_t iomap_seek_data(struct inode *inode, int64_t pos, const struct iomap_ops
 
 /*
  * Fill @fi (struct fiemap from <linux/fiemap.h>, with fm_extent_count slots
- * after it) with the extents over [start, start + len).  fm_flags may hold
- * FIEMAP_FLAG_SYNC only (then dirty data is written back first, once
- * writeback exists; today -EINVAL if any data is dirty and no writeback
- * is available is not returned: the flag is accepted and ignored).
- * fm_extent_count == 0 only counts.  Returns 0 or a negative errno.
+ * after it) with the extents over [start, start + len), in file order; the
+ * last one reported carries FIEMAP_EXTENT_LAST.  fm_extent_count == 0 only
+ * counts them.  fm_flags may hold FIEMAP_FLAG_SYNC (accepted; dirty data is
+ * reported as the filesystem maps it, e.g. DELALLOC); other flags give
+ * -EBADR with the unsupported ones left in fm_flags.  Returns 0 or a
+ * negative errno.
  */
 int iomap_fiemap(struct inode *inode, struct fiemap *fi, uint64_t start, uint64_t len,
 		 const struct iomap_ops *ops);

@@ -13,18 +13,26 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
-#define min(a, b)                        \
-	({                               \
-		__typeof__(a) min_a_ = (a); \
-		__typeof__(b) min_b_ = (b); \
-		min_a_ < min_b_ ? min_a_ : min_b_; \
+#define UNIQ_CAT_(a, n) a##n
+#define UNIQ_CAT(a, n) UNIQ_CAT_(a, n)
+
+/* Type-safe min/max that evaluate each argument once and nest freely. */
+#define min_impl(a, b, n)                                                              \
+	({                                                                             \
+		__typeof__(a) UNIQ_CAT(min_a_, n) = (a);                               \
+		__typeof__(b) UNIQ_CAT(min_b_, n) = (b);                               \
+		UNIQ_CAT(min_a_, n) < UNIQ_CAT(min_b_, n) ? UNIQ_CAT(min_a_, n)        \
+							  : UNIQ_CAT(min_b_, n);       \
 	})
-#define max(a, b)                        \
-	({                               \
-		__typeof__(a) max_a_ = (a); \
-		__typeof__(b) max_b_ = (b); \
-		max_a_ > max_b_ ? max_a_ : max_b_; \
+#define max_impl(a, b, n)                                                              \
+	({                                                                             \
+		__typeof__(a) UNIQ_CAT(max_a_, n) = (a);                               \
+		__typeof__(b) UNIQ_CAT(max_b_, n) = (b);                               \
+		UNIQ_CAT(max_a_, n) > UNIQ_CAT(max_b_, n) ? UNIQ_CAT(max_a_, n)        \
+							  : UNIQ_CAT(max_b_, n);       \
 	})
+#define min(a, b) min_impl(a, b, __COUNTER__)
+#define max(a, b) max_impl(a, b, __COUNTER__)
 
 /* @a must be a power of two for the *_pow2 forms. */
 #define round_down_pow2(x, a) ((x) & ~((__typeof__(x))(a) - 1))

@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: MIT */
+#include "toyfs.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "helpers.h"
+
+static struct toyfs *toy_of(struct inode *inode)
+{
+	return (struct toyfs *)((char *)inode - __builtin_offsetof(struct toyfs, inode));
+}
+
+static struct toy_extent *toy_find(struct toyfs *fs, uint64_t pos, uint64_t *next_start)
+{
+	*next_start = UINT64_MAX;
+	for (unsigned int i = 0; i < fs->nr_ext; i++) {
+		struct toy_extent *e = &fs->ext[i];
+
+		if (e->offset <= pos && pos < e->offset + e->length)
+			return e;
+		if (e->offset > pos && e->offset < *next_start)
+			*next_start = e->offset;
+	}
+	return NULL;
+}
+
+static int toy_get_folio(struct iomap_iter *iter, uint64_t pos, size_t len,
+			 struct folio **foliop)
+{
+	struct toyfs *fs = toy_of(iter->inode);
+	int ret = iomap_get_folio(iter, pos, len, foliop);
+
+	fs->get_folios++;
+	if (!ret) {
+		t_assert(folio_test_locked(*foliop));
+		t_assert(!fs->cur_folio);
+		fs->cur_folio = *foliop;
+	}
+	return ret;
+}
+
+static void toy_put_folio(struct inode *inode, uint64_t pos, size_t copied, struct folio *folio)
+{
+	struct toyfs *fs = toy_of(inode);
+	int refs = atomic_load(&folio->refcount);
+
+	t_assert(fs->cur_folio == folio);
+	t_assert(folio_test_locked(folio));
+	t_assert(pos >= folio_pos(folio) && pos + copied <= folio_pos(folio) + folio_size(folio));
+	fs->cur_folio = NULL;
+	fs->put_folios++;
+	fs->put_copied_total += copied;
+	if (!fs->min_put_refcount || refs < fs->min_put_refcount)
+		fs->min_put_refcount = refs;
+	folio_unlock(folio);
+	folio_put(folio);
+}
+
+static bool toy_iomap_valid(struct inode *inode, const struct iomap *iomap)
+{
+	struct toyfs *fs = toy_of(inode);
+
+	(void)iomap;
+	fs->valid_calls++;
+	return fs->valid_calls != fs->stale_at;
+}
+
+static const struct iomap_folio_ops toy_folio_ops = {
+	.get_folio = toy_get_folio,
+	.put_folio = toy_put_folio,
+	.iomap_valid = toy_iomap_valid,
+};
+
+static int toy_begin(struct inode *inode, uint64_t pos, uint64_t length, unsigned int flags,
+		     struct iomap *iomap, struct iomap *srcmap)
+{
+	struct toyfs *fs = toy_of(inode);
+	uint64_t next, bs = i_blocksize(inode);
+	struct toy_extent *e;
+
+	(void)srcmap;
+	fs->begins++;
+	if (fs->fail_begin_at && fs->begins == (unsigned int)fs->fail_begin_at)
+		return -EIO;
+	e = toy_find(fs, pos, &next);
+	if (!e && (flags & IOMAP_WRITE)) {
+		uint64_t start = pos & ~(bs - 1);
+		uint64_t end = (pos + length + bs - 1) & ~(bs - 1);
+
+		if (end > next)
+			end = next;
+		if (fs->max_alloc && end - start > fs->max_alloc)
+			end = start + fs->max_alloc;
+		t_assert(fs->nr_ext < TOY_MAX_EXTENTS);
+		e = &fs->ext[fs->nr_ext++];
+		*e = (struct toy_extent){ start, end - start, fs->next_addr, IOMAP_MAPPED,
+					  IOMAP_F_NEW };
+		fs->next_addr += end - start;
+		t_assert(fs->next_addr <= fs->dev_size);
+		*iomap = (struct iomap){ .offset = start, .length = end - start, .addr = e->addr,
+					 .type = IOMAP_MAPPED, .flags = IOMAP_F_NEW,
+					 .bdev = fs->bdev };
+		e->flags = 0;
+	} else if (!e) {
+		*iomap = (struct iomap){ .offset = pos,
+					 .length = next == UINT64_MAX ? length : next - pos,
+					 .addr = IOMAP_NULL_ADDR, .type = IOMAP_HOLE };
+	} else {
+		*iomap = (struct iomap){ .offset = e->offset, .length = e->length,
+					 .addr = e->addr, .type = e->type, .flags = e->flags,
+					 .bdev = fs->bdev };
+		if (e->type == IOMAP_INLINE)
+			iomap->inline_data = fs->inline_buf;
+	}
+	if (fs->use_folio_ops)
+		iomap->folio_ops = &toy_folio_ops;
+	return 0;
+}
+
+static int toy_end(struct inode *inode, uint64_t pos, uint64_t length, int64_t written,
+		   unsigned int flags, struct iomap *iomap)
+{
+	struct toyfs *fs = toy_of(inode);
+
+	fs->ends++;
+	fs->last_written = written;
+	fs->last_end_pos = pos;
+	fs->last_end_len = length;
+	fs->last_end_flags = flags;
+	fs->last_end_iomap_flags = iomap->flags;
+	if (iomap->flags & IOMAP_F_SIZE_CHANGED)
+		fs->size_changed_ends++;
+	return 0;
+}
+
+const struct iomap_ops toy_iomap_ops = {
+	.begin = toy_begin,
+	.end = toy_end,
+};
+
+static int toy_read_folio(struct folio *folio)
+{
+	return iomap_read_folio(folio, &toy_iomap_ops);
+}
+
+static void toy_readahead(struct readahead_control *rac)
+{
+	iomap_readahead(rac, &toy_iomap_ops);
+}
+
+static const struct address_space_ops toy_aops = {
+	.read_folio = toy_read_folio,
+	.readahead = toy_readahead,
+	.release_folio = iomap_release_folio,
+	.invalidate_folio = iomap_invalidate_folio,
+	.is_partially_uptodate = iomap_is_partially_uptodate,
+};
+
+void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size)
+{
+	struct pagecache_opts opts = { 0 };
+
+	memset(fs, 0, sizeof(*fs));
+	fs->dev_size = dev_size;
+	t_assert_eq(bdev_open_ram(dev_size, 512, &fs->bdev), 0);
+	t_assert_eq(pagecache_create(&opts, &fs->cache), 0);
+	t_assert_eq(inode_init(&fs->inode, fs->cache, (unsigned int)__builtin_ctz(bs), &toy_aops), 0);
+}
+
+void toy_destroy(struct toyfs *fs)
+{
+	inode_destroy(&fs->inode);
+	pagecache_destroy(fs->cache);
+	bdev_close(fs->bdev);
+}
+
+void toy_add(struct toyfs *fs, uint64_t off, uint64_t len, uint16_t type, uint64_t addr,
+	     uint16_t flags)
+{
+	t_assert(fs->nr_ext < TOY_MAX_EXTENTS);
+	fs->ext[fs->nr_ext++] = (struct toy_extent){ off, len, addr, type, flags };
+	if (addr != IOMAP_NULL_ADDR && addr + len > fs->next_addr)
+		fs->next_addr = addr + len;
+}
+
+static void toy_dev_io(struct toyfs *fs, enum bio_op op, uint64_t addr, void *buf, size_t len)
+{
+	struct bio *bio = bio_alloc(fs->bdev, 1, op, 0);
+
+	t_assert(bio);
+	bio->bi_sector = addr >> SECTOR_SHIFT;
+	t_assert(bio_add(bio, buf, (uint32_t)len, NULL));
+	t_assert_eq(bio_submit_wait(bio), 0);
+	bio_put(bio);
+}
+
+void toy_dev_write(struct toyfs *fs, uint64_t addr, const void *buf, size_t len)
+{
+	toy_dev_io(fs, BIO_OP_WRITE, addr, (void *)buf, len);
+}
+
+void toy_dev_read(struct toyfs *fs, uint64_t addr, void *buf, size_t len)
+{
+	toy_dev_io(fs, BIO_OP_READ, addr, buf, len);
+}
+
+int64_t toy_write(struct toyfs *fs, uint64_t pos, const void *buf, size_t len)
+{
+	struct iovec iov = { (void *)buf, len };
+	struct io_iter from;
+
+	io_iter_init(&from, &iov, 1, len);
+	return iomap_file_buffered_write(&fs->inode, pos, &from, &toy_iomap_ops, NULL);
+}
+
+int64_t toy_read(struct toyfs *fs, uint64_t pos, void *buf, size_t len)
+{
+	return filemap_read(&fs->inode, pos, buf, len);
+}
