@@ -105,7 +105,10 @@ static inline bool folio_test_writeback(const struct folio *folio)
 void folio_get(struct folio *folio);
 void folio_put(struct folio *folio);
 
-/* The folio lock (rule 1). */
+/*
+ * The folio lock (rule 1).  folio_unlock() callers must hold a reference
+ * (read completions that may not, use folio_end_read()).
+ */
 void folio_lock(struct folio *folio);
 bool folio_trylock(struct folio *folio);
 void folio_unlock(struct folio *folio);
@@ -123,6 +126,11 @@ void folio_clear_uptodate(struct folio *folio);
  */
 void folio_end_read(struct folio *folio, bool uptodate);
 
+/*
+ * For bits without a function of their own (ERROR, REFERENCED, CHECKED):
+ * LOCKED, WAITERS, DIRTY, WRITEBACK and LRU must only change through the
+ * functions here, which wake sleepers and keep tags and counters right.
+ */
 void folio_set_flag(struct folio *folio, uint32_t bit);
 void folio_clear_flag(struct folio *folio, uint32_t bit);
 

@@ -38,8 +38,10 @@ struct inode {
 };
 
 /*
- * Set up @inode with an empty mapping in @cache.  @blkbits is 9..12
- * (block sizes 512 to 4096).  Returns 0, -EINVAL or -ENOMEM.
+ * Set up @inode with an empty mapping in @cache, its locks, and i_size 0
+ * (i_ino and i_private are the caller's).  @blkbits is 9..12 (block sizes
+ * 512 to 4096); @aops and its ->read_folio are required.  Returns 0,
+ * -EINVAL or -ENOMEM.
  */
 int inode_init(struct inode *inode, struct pagecache *cache, unsigned int blkbits,
 	       const struct address_space_ops *aops);

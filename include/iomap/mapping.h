@@ -93,16 +93,19 @@ struct address_space_ops {
 /*
  * Find the folio at @index (and create it with FGP_CREAT).  On success
  * returns 0 and a referenced folio in @out; with FGP_LOCK it is locked and
- * still belongs to @mapping.  Errors: -ENOENT (absent, no FGP_CREAT),
- * -EAGAIN (FGP_NOWAIT would sleep), -ENOMEM.
+ * still belongs to @mapping.  A large folio is found from any of its pages,
+ * so the folio may start before @index; created folios are order 0.
+ * Errors: -ENOENT (absent, no FGP_CREAT), -EAGAIN (FGP_NOWAIT would sleep),
+ * -ENOMEM.
  */
 int filemap_get_folio(struct address_space *mapping, uint64_t index, unsigned int fgp,
 		      struct folio **out);
 
 /*
  * Gather up to @nr referenced folios with index in [*start, end], in index
- * order.  *start is left just past the last folio returned (or past @end).
- * Returns the number gathered.
+ * order (the first may be a large folio that starts before *start and
+ * covers it).  *start is left just past the last folio returned (or past
+ * @end).  Returns the number gathered.
  */
 unsigned int filemap_get_folios(struct address_space *mapping, uint64_t *start, uint64_t end,
 				struct folio **batch, unsigned int nr);
@@ -121,18 +124,31 @@ unsigned int filemap_get_folios_tag(struct address_space *mapping, uint64_t *sta
 bool mapping_range_tagged(struct address_space *mapping, uint64_t start, uint64_t end,
 			  enum mapping_tag tag);
 
+/*
+ * Tag TOWRITE every folio with index in [start, end] that is tagged DIRTY,
+ * so a data-integrity writeback can walk exactly the folios dirty when it
+ * started (folio_start_writeback clears TOWRITE).
+ */
+void mapping_tag_for_writeback(struct address_space *mapping, uint64_t start, uint64_t end);
+
 /* Folios currently in the mapping. */
 uint64_t mapping_nr_folios(const struct address_space *mapping);
 
 struct inode *mapping_host(const struct address_space *mapping);
 struct pagecache *mapping_cache(const struct address_space *mapping);
 
-/* Insert a new locked folio at @index.  Returns 0, -EEXIST or -ENOMEM. */
+/*
+ * Insert a new locked folio at @index, which must be a multiple of the
+ * folio's page count.  The mapping takes a reference of its own; the caller
+ * keeps its reference and the lock.  Returns 0, -EEXIST, -EINVAL (misaligned
+ * or beyond the 64-bit byte range) or -ENOMEM.
+ */
 int filemap_add_folio(struct address_space *mapping, struct folio *folio, uint64_t index);
 
 /*
  * Take a locked folio out of its mapping and drop the mapping's reference.
- * The private state must already be gone.
+ * The private state must already be gone and the folio must not be under
+ * writeback.  The caller holds a reference of its own and keeps it.
  */
 void filemap_remove_folio(struct folio *folio);
 
@@ -140,7 +156,8 @@ void filemap_remove_folio(struct folio *folio);
  * Buffered read of [pos, pos + len) into @buf, through ->readahead and
  * ->read_folio.  Stops at i_size.  Returns bytes copied (0 at or past EOF)
  * or a negative errno (-EIO when a folio could not be read) if nothing was
- * copied.
+ * copied.  Takes inode->invalidate_lock shared while it inserts folios and
+ * starts reads, so the caller must not hold it exclusive.
  */
 ssize_t filemap_read(struct inode *inode, uint64_t pos, void *buf, size_t len);
 

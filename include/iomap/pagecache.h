@@ -27,7 +27,8 @@ void pagecache_destroy(struct pagecache *cache);
 
 /*
  * A new folio of 2^order pages: refcount 1, unlocked, no mapping, not
- * uptodate, data not initialised.  NULL when out of memory.
+ * uptodate, data not initialised.  NULL when out of memory or @order is
+ * above 16.  Every folio must be freed before its cache is destroyed.
  */
 struct folio *folio_alloc(struct pagecache *cache, unsigned int order);
 

@@ -214,6 +214,9 @@ static int read_folio_range(struct iomap_iter *iter, struct read_ctx *ctx)
 		ret = read_inline_data(iter, folio);
 		return ret ? ret : iomap_iter_advance(iter, length);
 	}
+	/* E.g. the rest of a folio that INLINE data already filled. */
+	if (folio_test_uptodate(folio))
+		return iomap_iter_advance(iter, length);
 	adjust_read_range(iter->inode, folio, &pos, length, &poff, &plen);
 	if (plen && block_needs_zeroing(iter, pos)) {
 		folio_zero_range(folio, poff, plen);
