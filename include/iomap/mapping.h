@@ -49,6 +49,19 @@ struct folio *readahead_folio(struct readahead_control *rac);
 uint64_t readahead_pos(const struct readahead_control *rac);
 size_t readahead_length(const struct readahead_control *rac);
 
+enum writeback_sync_mode {
+	WB_SYNC_NONE = 0, /* background: skip folios that are busy */
+	WB_SYNC_ALL = 1, /* data integrity: wait for busy folios, write all */
+};
+
+/* What a writeback pass should write. */
+struct writeback_control {
+	uint64_t range_start; /* bytes, inclusive */
+	uint64_t range_end; /* bytes, inclusive; UINT64_MAX for all */
+	enum writeback_sync_mode sync_mode;
+	long nr_to_write; /* folios left to write; WB_SYNC_NONE stops at 0 */
+};
+
 struct address_space_ops {
 	/*
 	 * Required.  Make a locked, not uptodate folio uptodate.  Called with
@@ -81,6 +94,12 @@ struct address_space_ops {
 	 * valid folios without I/O.
 	 */
 	bool (*is_partially_uptodate)(struct folio *folio, size_t from, size_t count);
+	/*
+	 * Optional.  Start writing the dirty folios @wbc selects (typically
+	 * through writeback_iter()).  Returns 0 or the first negative errno; I/O
+	 * errors found later are recorded with mapping_set_error().
+	 */
+	int (*writepages)(struct address_space *mapping, struct writeback_control *wbc);
 };
 
 /* Lookup flags for filemap_get_folio(). */
@@ -192,5 +211,55 @@ unsigned long invalidate_mapping_pages(struct address_space *mapping, uint64_t s
  */
 int64_t mapping_seek_hole_data(struct address_space *mapping, uint64_t start, uint64_t end,
 			       int whence);
+
+/*
+ * The next folio for ->writepages to write, after @prev (NULL to start):
+ * locked, still in @mapping, under no writeback, with DIRTY already cleared
+ * (its data is written now; a write after this point dirties it again).
+ * The caller writes it and unlocks it, and passes it back as @prev.
+ * Returns NULL when the range is done.  Under WB_SYNC_ALL, walks exactly the
+ * folios dirty at the start (TOWRITE), waiting for busy ones; under
+ * WB_SYNC_NONE, skips locked folios and those under writeback.
+ */
+struct folio *writeback_iter(struct address_space *mapping, struct writeback_control *wbc,
+			     struct folio *prev);
+
+/*
+ * Writeback errors.  mapping_set_error() records an I/O error in an error
+ * sequence (errseq, as in the kernel): a 32-bit word with the last errno,
+ * a "seen" flag and a counter, so that each observer (an open file) sees
+ * each error once, never as success, and no observer sees errors from
+ * before it sampled.  Also sets a sticky flag for filemap_check_errors().
+ */
+typedef uint32_t errseq_t;
+
+void mapping_set_error(struct address_space *mapping, int error);
+
+/* Sample the sequence (when a file is opened). */
+errseq_t filemap_sample_wb_err(struct address_space *mapping);
+
+/*
+ * If an error was recorded since *since, return it (negative errno) and
+ * move *since forward, so the same caller does not see it again; else 0.
+ */
+int file_check_and_advance_wb_err(struct address_space *mapping, errseq_t *since);
+
+/* Test and clear the sticky error flags: -EIO, -ENOSPC or 0. */
+int filemap_check_errors(struct address_space *mapping);
+
+/*
+ * Start writeback of the dirty folios over bytes [start, end] (WB_SYNC_ALL)
+ * through ->writepages.  Returns 0 or the negative errno it returned.
+ */
+int filemap_fdatawrite_range(struct address_space *mapping, uint64_t start, uint64_t end);
+
+/*
+ * Wait for writeback in flight over bytes [start, end] to end.  Returns
+ * filemap_check_errors() (so each error is returned once through here).
+ */
+int filemap_fdatawait_range(struct address_space *mapping, uint64_t start, uint64_t end);
+
+/* Both of the above. */
+int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start, uint64_t end);
 
 #endif /* IOMAP_MAPPING_H */

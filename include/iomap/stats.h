@@ -27,6 +27,11 @@ struct iomap_stats {
 	uint64_t inline_reads; /* INLINE extents copied into folios */
 	uint64_t inline_writes; /* writes copied into INLINE extents */
 	uint64_t short_copies; /* copies into a folio that came up short */
+	uint64_t map_blocks_calls; /* writeback ->map_blocks */
+	uint64_t ioends; /* I/O completion units finished */
+	uint64_t ioend_bytes; /* their bytes */
+	uint64_t writeback_folios; /* folios written back */
+	uint64_t writeback_errors; /* ioends or mappings that failed */
 };
 
 void iomap_get_stats(struct iomap_stats *stats);

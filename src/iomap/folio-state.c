@@ -327,3 +327,36 @@ void iomap_finish_folio_read(struct folio *folio, size_t off, size_t len, int er
 	}
 	ifs_read_done(folio, ifs, len);
 }
+
+void ifs_write_start(struct folio *folio, size_t len)
+{
+	atomic_fetch_add_explicit(&folio_ifs(folio)->write_bytes_pending, (uint32_t)len,
+				  memory_order_relaxed);
+}
+
+/* acq_rel: the one who ends writeback sees every other completer's effects. */
+bool ifs_write_done(struct folio *folio, size_t len)
+{
+	return atomic_fetch_sub_explicit(&folio_ifs(folio)->write_bytes_pending, (uint32_t)len,
+					 memory_order_acq_rel) == len;
+}
+
+/*
+ * The first run of dirty blocks in [from, end) (block numbers): returns its
+ * first block and stores its length in *nr (0 when there is none).
+ */
+unsigned int ifs_next_dirty_run(struct inode *inode, struct folio *folio, unsigned int from,
+				unsigned int end, unsigned int *nr)
+{
+	struct iomap_folio_state *ifs = folio_ifs(folio);
+	unsigned int nblocks = ifs_blocks_per_folio(inode, folio);
+	unsigned int first;
+
+	while (from < end && !bit_test(ifs, nblocks + from))
+		from++;
+	first = from;
+	while (from < end && bit_test(ifs, nblocks + from))
+		from++;
+	*nr = from - first;
+	return first;
+}

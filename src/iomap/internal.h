@@ -26,6 +26,11 @@ struct iomap_counters {
 	_Atomic uint64_t inline_reads;
 	_Atomic uint64_t inline_writes;
 	_Atomic uint64_t short_copies;
+	_Atomic uint64_t map_blocks_calls;
+	_Atomic uint64_t ioends;
+	_Atomic uint64_t ioend_bytes;
+	_Atomic uint64_t writeback_folios;
+	_Atomic uint64_t writeback_errors;
 };
 
 extern struct iomap_counters iomap_counters;
@@ -63,6 +68,16 @@ void ifs_read_start(struct folio *folio, size_t len);
 void iomap_finish_folio_read(struct folio *folio, size_t off, size_t len, int error);
 /* The submitter is done walking: drop the part of its bias not sent to I/O. */
 void ifs_read_finish_bias(struct folio *folio, size_t bytes);
+
+/*
+ * Write completion accounting for folios with state: writeback adds each
+ * range it sends to I/O plus a bias of 1 while it walks the folio; whoever
+ * takes the count to zero ends writeback.  Returns true for that caller.
+ */
+void ifs_write_start(struct folio *folio, size_t len);
+bool ifs_write_done(struct folio *folio, size_t len);
+unsigned int ifs_next_dirty_run(struct inode *inode, struct folio *folio, unsigned int from,
+				unsigned int end, unsigned int *nr);
 
 void iomap_state_account(int64_t objects, int64_t bytes);
 uint64_t iomap_state_slab_bytes(void);

@@ -22,6 +22,11 @@ void iomap_get_stats(struct iomap_stats *st)
 	st->inline_reads = LOAD(inline_reads);
 	st->inline_writes = LOAD(inline_writes);
 	st->short_copies = LOAD(short_copies);
+	st->map_blocks_calls = LOAD(map_blocks_calls);
+	st->ioends = LOAD(ioends);
+	st->ioend_bytes = LOAD(ioend_bytes);
+	st->writeback_folios = LOAD(writeback_folios);
+	st->writeback_errors = LOAD(writeback_errors);
 	iomap_state_counts(&st->folios_with_state, &st->folio_state_bytes,
 			   &st->folio_state_peak_bytes);
 	st->folio_state_slab_bytes = iomap_state_slab_bytes();

@@ -353,6 +353,12 @@ void folio_end_writeback(struct folio *folio)
 	folio_put(folio);
 }
 
+/* Folio locked, so ->mapping is stable. */
+void pc_folio_clear_towrite(struct folio *folio)
+{
+	folio_tag(folio, MAPPING_TAG_TOWRITE, false);
+}
+
 void folio_wait_writeback(struct folio *folio)
 {
 	folio_wait_bit(folio, FOLIO_WRITEBACK);

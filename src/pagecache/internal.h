@@ -64,7 +64,12 @@ struct address_space {
 	struct inode *host;
 	struct pagecache *cache;
 	const struct address_space_ops *a_ops;
+	_Atomic errseq_t wb_err; /* see writeback.c */
+	_Atomic uint32_t as_flags; /* PC_AS_EIO / PC_AS_ENOSPC, sticky until checked */
 };
+
+#define PC_AS_EIO (1U << 0)
+#define PC_AS_ENOSPC (1U << 1)
 
 static inline struct pagecache *pc_folio_cache(const struct folio *folio)
 {
@@ -103,5 +108,7 @@ bool pc_remove_folio_if_unused(struct folio *folio, int32_t refs);
 /* folio.c */
 /* Mark @folio accessed for the LRU (FOLIO_REFERENCED). */
 void pc_folio_mark_accessed(struct folio *folio);
+/* Drop the TOWRITE tag of a locked folio (writeback looked at it). */
+void pc_folio_clear_towrite(struct folio *folio);
 
 #endif /* IOMAP_PAGECACHE_INTERNAL_H */

@@ -149,12 +149,82 @@ static void toy_readahead(struct readahead_control *rac)
 	iomap_readahead(rac, &toy_iomap_ops);
 }
 
+static int toy_map_blocks(struct iomap_writepage_ctx *wpc, struct inode *inode, uint64_t pos,
+			  uint64_t len)
+{
+	struct toyfs *fs = toy_of(inode);
+	uint64_t next;
+	struct toy_extent *e = toy_find(fs, pos, &next);
+
+	(void)len;
+	fs->map_calls++;
+	if (!e) {
+		wpc->iomap = (struct iomap){ .offset = pos, .length = next - pos,
+					     .addr = IOMAP_NULL_ADDR, .type = IOMAP_HOLE };
+		return 0;
+	}
+	if (e->type == IOMAP_DELALLOC) {
+		e->addr = fs->next_addr;
+		fs->next_addr += e->length;
+		e->type = IOMAP_MAPPED;
+	}
+	t_assert(e->type == IOMAP_MAPPED || e->type == IOMAP_UNWRITTEN);
+	wpc->iomap = (struct iomap){ .offset = e->offset, .length = e->length, .addr = e->addr,
+				     .type = e->type, .bdev = fs->bdev };
+	return 0;
+}
+
+static void toy_ioend_done(struct inode *inode, uint64_t offset, uint64_t size,
+			   unsigned int flags, int error)
+{
+	struct toyfs *fs = toy_of(inode);
+	uint64_t end = offset + size;
+
+	fs->ioend_dones++;
+	fs->ioend_flags_seen |= flags;
+	fs->last_ioend_error = error;
+	if (error)
+		return;
+	if (flags & IOMAP_IOEND_UNWRITTEN) {
+		for (unsigned int i = 0; i < fs->nr_ext; i++) {
+			struct toy_extent *e = &fs->ext[i];
+
+			/* The toy converts whole extents only: tests write them whole. */
+			if (e->type == IOMAP_UNWRITTEN && e->offset >= offset &&
+			    e->offset + e->length <= end)
+				e->type = IOMAP_MAPPED;
+		}
+	}
+	if (end > i_size_read(inode))
+		end = i_size_read(inode);
+	if (end > fs->disk_size)
+		fs->disk_size = end;
+}
+
+static const struct iomap_writeback_ops toy_wb_ops = {
+	.map_blocks = toy_map_blocks,
+	.ioend_done = toy_ioend_done,
+};
+
+static int toy_writepages(struct address_space *mapping, struct writeback_control *wbc)
+{
+	struct iomap_writepage_ctx wpc = { 0 };
+
+	return iomap_writepages(mapping, wbc, &wpc, &toy_wb_ops);
+}
+
+int toy_sync(struct toyfs *fs)
+{
+	return filemap_write_and_wait_range(fs->inode.i_mapping, 0, UINT64_MAX);
+}
+
 static const struct address_space_ops toy_aops = {
 	.read_folio = toy_read_folio,
 	.readahead = toy_readahead,
 	.release_folio = iomap_release_folio,
 	.invalidate_folio = iomap_invalidate_folio,
 	.is_partially_uptodate = iomap_is_partially_uptodate,
+	.writepages = toy_writepages,
 };
 
 void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size)

@@ -20,6 +20,7 @@
 #include "iomap/seek.h"
 #include "iomap/stats.h"
 #include "iomap/uio.h"
+#include "iomap/writeback.h"
 
 #define TOY_MAX_EXTENTS 4096
 
@@ -55,7 +56,16 @@ struct toyfs {
 	struct folio *cur_folio; /* folio between get_folio and put_folio */
 
 	int fail_begin_at; /* ->begin fails with -EIO at this call (1-based) */
+
+	/* Writeback. */
+	unsigned int map_calls, ioend_dones;
+	unsigned int ioend_flags_seen; /* OR of IOMAP_IOEND_* */
+	uint64_t disk_size; /* on-disk size learned from ioend_done */
+	int last_ioend_error;
 };
+
+/* Write back everything dirty and wait.  Returns 0 or the error seen. */
+int toy_sync(struct toyfs *fs);
 
 /* Set up a toy fs with block size @bs over a RAM device of @dev_size bytes. */
 void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size);
