@@ -43,8 +43,9 @@ struct bdev_open_opts {
  * block size), -ENOENT for a missing file without BDEV_O_CREATE, -ENOTBLK
  * for something neither a regular file nor a block device, the
  * open/stat error otherwise.  A regular file's size is rounded down to the
- * logical block size; BDEV_O_CREATE never shrinks a file.  The caller owns
- * the device and releases it with bdev_close().
+ * logical block size; BDEV_O_CREATE never shrinks a file.  @opts may be
+ * NULL for all defaults.  The caller owns the device and releases it with
+ * bdev_close().
  *
  * BDEV_O_DIRECT is dropped silently when the file system refuses O_DIRECT
  * or needs a larger alignment than the logical block size; see
