@@ -203,6 +203,14 @@ unsigned long invalidate_mapping_pages(struct address_space *mapping, uint64_t s
 				       uint64_t end);
 
 /*
+ * Remove every folio with index in [start, end] after waiting for its
+ * writeback, whoever else holds references (they find ->mapping NULL).
+ * Returns 0, or -EBUSY if a folio was dirty or its private state could not
+ * be released (it stays).  Direct I/O uses this around its writes.
+ */
+int invalidate_inode_pages2_range(struct address_space *mapping, uint64_t start, uint64_t end);
+
+/*
  * Search the cache over bytes [start, end) for data (SEEK_DATA) or a hole
  * (SEEK_HOLE).  A missing folio is a hole; an uptodate or dirty folio is
  * data; a partly uptodate folio is searched block by block through

@@ -32,6 +32,8 @@ struct iomap_stats {
 	uint64_t ioend_bytes; /* their bytes */
 	uint64_t writeback_folios; /* folios written back */
 	uint64_t writeback_errors; /* ioends or mappings that failed */
+	uint64_t dio_requests; /* direct I/O requests started */
+	uint64_t dio_bios; /* their bios, zero padding included */
 };
 
 void iomap_get_stats(struct iomap_stats *stats);

@@ -31,6 +31,8 @@ struct iomap_counters {
 	_Atomic uint64_t ioend_bytes;
 	_Atomic uint64_t writeback_folios;
 	_Atomic uint64_t writeback_errors;
+	_Atomic uint64_t dio_requests;
+	_Atomic uint64_t dio_bios;
 };
 
 extern struct iomap_counters iomap_counters;

@@ -27,6 +27,8 @@ void iomap_get_stats(struct iomap_stats *st)
 	st->ioend_bytes = LOAD(ioend_bytes);
 	st->writeback_folios = LOAD(writeback_folios);
 	st->writeback_errors = LOAD(writeback_errors);
+	st->dio_requests = LOAD(dio_requests);
+	st->dio_bios = LOAD(dio_bios);
 	iomap_state_counts(&st->folios_with_state, &st->folio_state_bytes,
 			   &st->folio_state_peak_bytes);
 	st->folio_state_slab_bytes = iomap_state_slab_bytes();

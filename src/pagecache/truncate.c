@@ -8,6 +8,8 @@
  * exclusive so that no read instantiates folios in the range meanwhile; the
  * page cache takes only folio locks here.
  */
+#include <errno.h>
+
 #include "pagecache/internal.h"
 
 #define TRUNCATE_BATCH 16U
@@ -118,4 +120,44 @@ unsigned long invalidate_mapping_pages(struct address_space *mapping, uint64_t s
 		}
 	}
 	return dropped;
+}
+
+/*
+ * Remove one locked folio for invalidate_inode_pages2_range(): it must be
+ * clean after writeback ended and its private state releasable.
+ */
+static int invalidate_folio2(struct address_space *mapping, struct folio *folio)
+{
+	const struct address_space_ops *aops = mapping->a_ops;
+
+	folio_wait_writeback(folio);
+	if (folio_test_dirty(folio))
+		return -EBUSY;
+	if (aops->release_folio ? !aops->release_folio(folio) : folio->private != NULL)
+		return -EBUSY;
+	filemap_remove_folio(folio);
+	return 0;
+}
+
+int invalidate_inode_pages2_range(struct address_space *mapping, uint64_t start, uint64_t end)
+{
+	struct folio *batch[TRUNCATE_BATCH];
+	uint64_t index = start;
+	unsigned int n;
+	int ret = 0;
+
+	if (end < start)
+		return 0;
+	while ((n = filemap_get_folios(mapping, &index, end, batch, TRUNCATE_BATCH))) {
+		for (unsigned int i = 0; i < n; i++) {
+			struct folio *folio = batch[i];
+
+			folio_lock(folio);
+			if (folio->mapping == mapping && invalidate_folio2(mapping, folio) && !ret)
+				ret = -EBUSY;
+			folio_unlock(folio);
+			folio_put(folio);
+		}
+	}
+	return ret;
 }

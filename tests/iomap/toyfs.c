@@ -288,3 +288,45 @@ int64_t toy_read(struct toyfs *fs, uint64_t pos, void *buf, size_t len)
 {
 	return filemap_read(&fs->inode, pos, buf, len);
 }
+
+static int toy_dio_end_io(struct inode *inode, uint64_t pos, int64_t size, int error,
+			  unsigned int flags)
+{
+	struct toyfs *fs = toy_of(inode);
+
+	fs->dio_end_ios++;
+	fs->dio_end_flags |= flags;
+	if (error || !size)
+		return 0;
+	if (flags & IOMAP_DIO_UNWRITTEN) {
+		for (unsigned int i = 0; i < fs->nr_ext; i++) {
+			struct toy_extent *e = &fs->ext[i];
+
+			if (e->type == IOMAP_UNWRITTEN && e->offset < pos + (uint64_t)size &&
+			    pos < e->offset + e->length)
+				e->type = IOMAP_MAPPED; /* the toy converts whole extents */
+		}
+	}
+	if (pos + (uint64_t)size > i_size_read(inode))
+		i_size_write(inode, pos + (uint64_t)size);
+	return 0;
+}
+
+const struct iomap_dio_ops toy_dio_ops = {
+	.end_io = toy_dio_end_io,
+};
+
+int64_t toy_dio(struct toyfs *fs, bool write, uint64_t pos, void *buf, size_t len)
+{
+	struct iovec iov = { buf, len };
+	struct io_iter mem;
+	struct iomap_dio_req req = {
+		.inode = &fs->inode,
+		.pos = pos,
+		.iter = &mem,
+		.flags = write ? IOMAP_DIO_WRITE : 0,
+	};
+
+	io_iter_init(&mem, &iov, 1, len);
+	return iomap_dio_rw(&req, &toy_iomap_ops, &toy_dio_ops);
+}

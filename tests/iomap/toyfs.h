@@ -21,6 +21,7 @@
 #include "iomap/stats.h"
 #include "iomap/uio.h"
 #include "iomap/writeback.h"
+#include "iomap/direct-io.h"
 
 #define TOY_MAX_EXTENTS 4096
 
@@ -62,7 +63,15 @@ struct toyfs {
 	unsigned int ioend_flags_seen; /* OR of IOMAP_IOEND_* */
 	uint64_t disk_size; /* on-disk size learned from ioend_done */
 	int last_ioend_error;
+
+	/* Direct I/O. */
+	unsigned int dio_end_ios, dio_end_flags;
 };
+
+/* Direct I/O, synchronous.  Returns bytes or a negative errno. */
+int64_t toy_dio(struct toyfs *fs, bool write, uint64_t pos, void *buf, size_t len);
+
+extern const struct iomap_dio_ops toy_dio_ops;
 
 /* Write back everything dirty and wait.  Returns 0 or the error seen. */
 int toy_sync(struct toyfs *fs);
