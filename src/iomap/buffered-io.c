@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "iomap/bdev.h"
+#include "iomap/buffer_head.h"
 #include "iomap/buffered-io.h"
 #include "iomap/inode.h"
 #include "iomap/internal.h"
@@ -465,8 +466,8 @@ static int write_begin(struct iomap_iter *iter, uint64_t pos, size_t *len, struc
 
 	if (srcmap->type == IOMAP_INLINE)
 		ret = write_begin_inline(iter, folio);
-	else if (srcmap->flags & IOMAP_F_BUFFER_HEAD)
-		ret = -EOPNOTSUPP;
+	else if (unlikely(srcmap->flags & IOMAP_F_BUFFER_HEAD))
+		ret = __block_write_begin_int(folio, pos, *len, NULL, srcmap);
 	else
 		ret = write_begin_blocks(iter, pos, *len, folio);
 	if (ret) {
@@ -504,6 +505,9 @@ static size_t write_end(struct iomap_iter *iter, uint64_t pos, size_t len, size_
 		write_end_inline(iter, folio, pos, copied);
 		return copied;
 	}
+	/* folio->private holds buffer heads here, not iomap's state. */
+	if (unlikely(srcmap->flags & IOMAP_F_BUFFER_HEAD))
+		return block_write_end(pos, len, copied, folio);
 	if (copied < len && !folio_test_uptodate(folio))
 		return 0;
 	ifs_set_range_uptodate(iter->inode, folio, off, len);

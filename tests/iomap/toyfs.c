@@ -227,7 +227,18 @@ static const struct address_space_ops toy_aops = {
 	.writepages = toy_writepages,
 };
 
+struct toyfs *toy_of_inode(struct inode *inode)
+{
+	return toy_of(inode);
+}
+
 void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size)
+{
+	toy_init_aops(fs, bs, dev_size, &toy_aops);
+}
+
+void toy_init_aops(struct toyfs *fs, unsigned int bs, uint64_t dev_size,
+		   const struct address_space_ops *aops)
 {
 	struct pagecache_opts opts = { 0 };
 
@@ -235,7 +246,7 @@ void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size)
 	fs->dev_size = dev_size;
 	t_assert_eq(bdev_open_ram(dev_size, 512, &fs->bdev), 0);
 	t_assert_eq(pagecache_create(&opts, &fs->cache), 0);
-	t_assert_eq(inode_init(&fs->inode, fs->cache, (unsigned int)__builtin_ctz(bs), &toy_aops), 0);
+	t_assert_eq(inode_init(&fs->inode, fs->cache, (unsigned int)__builtin_ctz(bs), aops), 0);
 }
 
 void toy_destroy(struct toyfs *fs)

@@ -78,6 +78,10 @@ int toy_sync(struct toyfs *fs);
 
 /* Set up a toy fs with block size @bs over a RAM device of @dev_size bytes. */
 void toy_init(struct toyfs *fs, unsigned int bs, uint64_t dev_size);
+/* The same with the test's own address_space_ops (e.g. buffer heads). */
+void toy_init_aops(struct toyfs *fs, unsigned int bs, uint64_t dev_size,
+		   const struct address_space_ops *aops);
+struct toyfs *toy_of_inode(struct inode *inode);
 void toy_destroy(struct toyfs *fs);
 
 /* Add an extent (file offset, length, type, device address, flags). */
