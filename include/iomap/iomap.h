@@ -129,8 +129,12 @@ struct iomap_ops {
 	/*
 	 * Optional.  Ends the mapping returned by ->begin.  @written bytes from
 	 * @pos were done (0 is possible: failure, short copy, stale mapping);
-	 * the filesystem commits those and releases the reservation of the rest
-	 * of [pos, pos + length).  @flags are those given to ->begin.  Returns 0
+	 * the filesystem commits those and releases the reservation of the
+	 * rest.  @pos is where the mapping was asked for and @length the part
+	 * of the asked range it covered; a mapping the filesystem allocated may
+	 * start before @pos and end past @pos + @length, so what to release is
+	 * computed from @iomap's offset and length.  @flags are those given to
+	 * ->begin.  Returns 0
 	 * or a negative errno, which the caller sees only if nothing was done.
 	 */
 	int (*end)(struct inode *inode, uint64_t pos, uint64_t length, int64_t written,

@@ -520,8 +520,10 @@ static size_t write_end(struct iomap_iter *iter, uint64_t pos, size_t len, size_
 
 /*
  * Bytes to copy next: up to the end of the folio-sized chunk, the mapping
- * and the source.  Returns 0 and sets -EFAULT in *err if the source cannot
- * supply a single byte (what faulting in the user buffer would find).
+ * and what the source can supply now (what faulting in the user buffer
+ * would find), so that each attempt can make progress even when a stale
+ * mapping throws away a retry.  Returns 0 and sets -EFAULT in *err if the
+ * source cannot supply a single byte.
  */
 static size_t write_chunk_bytes(const struct iomap_iter *iter, const struct io_iter *from,
 				size_t chunk, int *err)
@@ -530,9 +532,10 @@ static size_t write_chunk_bytes(const struct iomap_iter *iter, const struct io_i
 	size_t bytes = min(chunk - offset, min((size_t)iomap_length(iter), from->count));
 
 	*err = 0;
-	if (from->readable && bytes && from->readable(from, bytes, from->readable_arg) == 0) {
-		*err = -EFAULT;
-		return 0;
+	if (from->readable && bytes) {
+		bytes = min(bytes, from->readable(from, bytes, from->readable_arg));
+		if (!bytes)
+			*err = -EFAULT;
 	}
 	return bytes;
 }
@@ -546,10 +549,14 @@ static void write_update_size(struct iomap_iter *iter, uint64_t end)
 	}
 }
 
-static int write_iter(struct iomap_iter *iter, struct io_iter *from)
+/*
+ * @retry_bytes: after a short copy, the bytes the next attempt copies (what
+ * the source could supply).  It outlives the mapping so that a stale remap
+ * between a short copy and its retry does not throw the progress away.
+ */
+static int write_iter(struct iomap_iter *iter, struct io_iter *from, size_t *retry_bytes)
 {
 	size_t chunk = PAGE_SIZE;
-	size_t retry_bytes = 0;
 	int ret;
 
 	while (iomap_length(iter) && from->count) {
@@ -557,8 +564,10 @@ static int write_iter(struct iomap_iter *iter, struct io_iter *from)
 		struct folio *folio;
 		size_t bytes, copied, written;
 
-		bytes = retry_bytes ? retry_bytes : write_chunk_bytes(iter, from, chunk, &ret);
-		retry_bytes = 0;
+		if (*retry_bytes)
+			bytes = min(*retry_bytes, (size_t)iomap_length(iter));
+		else
+			bytes = write_chunk_bytes(iter, from, chunk, &ret);
 		if (!bytes)
 			return ret;
 		ret = write_begin(iter, pos, &bytes, &folio);
@@ -580,9 +589,10 @@ static int write_iter(struct iomap_iter *iter, struct io_iter *from)
 			io_iter_revert(from, copied);
 			if (!copied)
 				return -EFAULT;
-			retry_bytes = copied;
+			*retry_bytes = copied;
 			continue;
 		}
+		*retry_bytes = 0;
 		ret = iomap_iter_advance(iter, written);
 		if (ret)
 			return ret;
@@ -600,6 +610,7 @@ int64_t iomap_file_buffered_write(struct inode *inode, uint64_t pos, struct io_i
 		.flags = IOMAP_WRITE,
 		.private = private,
 	};
+	size_t retry_bytes = 0;
 	int ret;
 
 	if (!inode || !ops || !ops->begin)
@@ -607,7 +618,7 @@ int64_t iomap_file_buffered_write(struct inode *inode, uint64_t pos, struct io_i
 	if (pos > IOMAP_MAX_BYTES || from->count > IOMAP_MAX_BYTES - pos)
 		return -EFBIG;
 	while ((ret = iomap_iter(&iter, ops)) > 0)
-		iter.status = write_iter(&iter, from);
+		iter.status = write_iter(&iter, from, &retry_bytes);
 	if (iter.pos == pos)
 		return ret;
 	return (int64_t)(iter.pos - pos);

@@ -63,6 +63,8 @@ static bool toy_iomap_valid(struct inode *inode, const struct iomap *iomap)
 
 	(void)iomap;
 	fs->valid_calls++;
+	if (fs->stale_every && fs->valid_calls % fs->stale_every == 0)
+		return false;
 	return fs->valid_calls != fs->stale_at;
 }
 

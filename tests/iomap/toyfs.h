@@ -54,6 +54,7 @@ struct toyfs {
 	uint64_t put_copied_total;
 	int min_put_refcount; /* smallest refcount seen in put_folio */
 	unsigned int stale_at; /* iomap_valid returns false at this call (1-based); 0 = never */
+	unsigned int stale_every; /* ... and at every Nth call; 0 = never */
 	struct folio *cur_folio; /* folio between get_folio and put_folio */
 
 	int fail_begin_at; /* ->begin fails with -EIO at this call (1-based) */

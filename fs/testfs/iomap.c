@@ -1,0 +1,553 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * testfs's side of the iomap contract: ->begin maps one extent, ->end
+ * settles what the I/O did with it, ->iomap_valid tells a writer whether
+ * the mapping it holds is still current, and the address_space ops route
+ * the page cache to iomap.
+ *
+ * All of it runs under the file's map_lock, the "lower" lock of the iomap
+ * locking model: taken on entry to ->begin / ->end and dropped on return,
+ * so iomap never works on folios with it held.  The callers' "upper" locks
+ * (i_rwsem, invalidate_lock) are described in testfs.h.
+ *
+ * Mappings handed out (offsets are block aligned and <= pos, as iomap
+ * requires, except for the post-EOF hole of a stuffed file):
+ *   extent           -> MAPPED / UNWRITTEN, or DELALLOC with addr
+ *                       IOMAP_NULL_ADDR, from the block holding pos to the
+ *                       end of the extent
+ *   hole, read       -> HOLE up to the next extent or the end of the range
+ *   hole, write      -> a new reservation (delalloc) or allocation, flagged
+ *                       IOMAP_F_NEW, starting at the block holding pos
+ *   stuffed file     -> INLINE over the inode's data buffer
+ * Every mapping carries the file's sequence number as validity_cookie and
+ * testfs_folio_ops, whose ->iomap_valid compares the two.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "iomap/bdev.h"
+#include "iomap/bio.h"
+#include "iomap/buffered-io.h"
+#include "iomap/folio.h"
+#include "iomap/mapping.h"
+#include "internal.h"
+
+static const struct iomap_folio_ops testfs_folio_ops;
+
+/* ---- inline data ---- */
+
+struct testfs_inline *testfs_inline_alloc(struct testfs *fs)
+{
+	struct testfs_inline *inl = calloc(1, sizeof(*inl) + fs->opts.inline_max);
+
+	if (inl)
+		atomic_init(&inl->refs, 1);
+	return inl;
+}
+
+static struct testfs_inline *inline_get(struct testfs_inline *inl)
+{
+	atomic_fetch_add_explicit(&inl->refs, 1, memory_order_relaxed);
+	return inl;
+}
+
+void testfs_inline_put(struct testfs_inline *inl)
+{
+	/* acq_rel: the last holder must see every write into the data. */
+	if (inl && atomic_fetch_sub_explicit(&inl->refs, 1, memory_order_acq_rel) == 1)
+		free(inl);
+}
+
+/* ---- freeing ---- */
+
+void testfs_release_piece(void *arg, const struct testfs_extent *piece)
+{
+	struct testfs *fs = arg;
+
+	if (piece->state == TESTFS_EXT_DELALLOC)
+		testfs_alloc_unreserve(&fs->alloc, piece->len);
+	else
+		testfs_alloc_free(&fs->alloc, piece->pblk, piece->len);
+}
+
+/* ---- unstuffing ---- */
+
+/* Largest bounce buffer of testfs_write_sync(). */
+#define TESTFS_SYNC_CHUNK (1U << 20)
+
+/* One bio of @len bytes (a multiple of the block size) from @buf at block @pblk. */
+static int write_chunk_sync(struct testfs *fs, uint64_t pblk, void *buf, size_t len)
+{
+	struct bio *bio = bio_alloc(fs->bdev, 1, BIO_OP_WRITE, 0);
+	int ret = -EIO;
+
+	if (!bio)
+		return -ENOMEM;
+	bio->bi_sector = pblk << (fs->blkbits - SECTOR_SHIFT);
+	if (bio_add(bio, buf, (uint32_t)len, NULL))
+		ret = bio_submit_wait(bio);
+	bio_put(bio);
+	return ret;
+}
+
+/*
+ * The filesystem talks to the device directly here, never through folios:
+ * copy through a page-aligned bounce buffer (direct I/O engines want
+ * aligned memory), zero padding the last block, and wait for each bio.
+ */
+int testfs_write_sync(struct testfs *fs, uint64_t pblk, const void *data, size_t len)
+{
+	size_t bsize = testfs_bsize(fs), cap = tfs_min(testfs_round_up(fs, len),
+						     (uint64_t)TESTFS_SYNC_CHUNK);
+	void *buf = aligned_alloc(PAGE_SIZE, (cap + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+	int ret = 0;
+
+	if (!buf)
+		return -ENOMEM;
+	for (size_t done = 0; !ret && done < len;) {
+		size_t n = tfs_min(len - done, cap), padded = testfs_round_up(fs, n);
+
+		memcpy(buf, (const char *)data + done, n);
+		memset((char *)buf + n, 0, padded - n);
+		ret = write_chunk_sync(fs, pblk + done / bsize, buf, padded);
+		done += n;
+	}
+	free(buf);
+	return ret;
+}
+
+/*
+ * Why folio 0 stays valid across unstuffing: while the file was stuffed,
+ * every byte of it went through folio 0 (iomap copies an INLINE write into
+ * the folio, then from the folio into the inline buffer), so folio 0, if
+ * cached, is uptodate and holds exactly the inline bytes followed by
+ * zeroes.  The block written here holds the same bytes and zeroes, so the
+ * folio and the block agree: the folio may stay (clean or dirty) or be
+ * dropped and read back from the block, with the same result.  Nothing
+ * touches the folio here, which is why no folio lock is needed.  The write
+ * is synchronous because the folio may be dropped at any time after we
+ * return, and a read must then find the data on disk.
+ */
+int testfs_unstuff_locked(struct testfs_file *f)
+{
+	struct testfs *fs = f->fs;
+	uint64_t size = i_size_read(&f->inode), pblk;
+	int ret;
+
+	if (size > 0) {
+		ret = testfs_ext_reserve(&f->map, 1);
+		if (ret)
+			return ret;
+		if (testfs_alloc_reserve(&fs->alloc, 1, false) < 0)
+			return -ENOSPC;
+		testfs_alloc_claim(&fs->alloc, 0, 1, &pblk);
+		ret = testfs_write_sync(fs, pblk, f->inl->data, size);
+		if (ret) {
+			testfs_alloc_free(&fs->alloc, pblk, 1);
+			return ret;
+		}
+		testfs_ext_insert(&f->map, &(struct testfs_extent){ .lblk = 0, .len = 1,
+				  .pblk = pblk, .state = TESTFS_EXT_MAPPED });
+	}
+	testfs_inline_put(f->inl);
+	f->inl = NULL;
+	testfs_map_changed(f);
+	testfs_count(fs, unstuffs, 1);
+	return 0;
+}
+
+/* ---- ->begin ---- */
+
+static void map_common(struct testfs_file *f, struct iomap *iomap)
+{
+	iomap->bdev = f->fs->bdev;
+	iomap->folio_ops = &testfs_folio_ops;
+	iomap->validity_cookie = atomic_load_explicit(&f->seq, memory_order_relaxed);
+}
+
+/* Map @len blocks of extent @e from file block @lblk on. */
+static void map_extent_len(struct testfs_file *f, const struct testfs_extent *e, uint64_t lblk,
+			   uint64_t len, struct iomap *iomap)
+{
+	unsigned int bits = f->fs->blkbits;
+
+	iomap->offset = lblk << bits;
+	iomap->length = len << bits;
+	switch (e->state) {
+	case TESTFS_EXT_MAPPED:
+		iomap->type = IOMAP_MAPPED;
+		break;
+	case TESTFS_EXT_UNWRITTEN:
+		iomap->type = IOMAP_UNWRITTEN;
+		break;
+	case TESTFS_EXT_DELALLOC:
+		iomap->type = IOMAP_DELALLOC;
+		break;
+	}
+	iomap->addr = IOMAP_NULL_ADDR;
+	if (e->state != TESTFS_EXT_DELALLOC)
+		iomap->addr = (e->pblk + (lblk - e->lblk)) << bits;
+}
+
+/*
+ * Map extent @e from the block holding the position asked (@lblk) to its
+ * end, as XFS trims its mappings; so a report (fiemap) that comes back for
+ * the rest of an extent never sees the part it already reported.  With
+ * short_extents, end it at random (at least one block).
+ */
+static void map_extent(struct testfs_file *f, const struct testfs_extent *e, uint64_t lblk,
+		       struct iomap *iomap)
+{
+	uint64_t len = testfs_ext_end(e) - lblk;
+
+	if (f->fs->opts.short_extents)
+		len = 1 + testfs_rand_below(&f->rng, len);
+	map_extent_len(f, e, lblk, len, iomap);
+}
+
+/* A hole from the block holding @pos to the next extent, or to @end. */
+static void map_hole(struct testfs_file *f, size_t next, uint64_t pos, uint64_t end,
+		     struct iomap *iomap)
+{
+	struct testfs *fs = f->fs;
+	uint64_t start = testfs_round_down(fs, pos);
+
+	if (next < f->map.nr)
+		end = f->map.ext[next].lblk << fs->blkbits;
+	else
+		end = tfs_max(testfs_round_up(fs, end), start + testfs_bsize(fs));
+	iomap->type = IOMAP_HOLE;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->offset = start;
+	iomap->length = end - start;
+}
+
+static void map_inline(struct testfs_file *f, uint64_t length, struct iomap *iomap)
+{
+	iomap->type = IOMAP_INLINE;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->offset = 0;
+	iomap->length = length;
+	iomap->inline_data = f->inl->data;
+	/* Dropped in ->end: the buffer outlives an unstuff that races with us. */
+	iomap->private = inline_get(f->inl);
+}
+
+/*
+ * Reads, IOMAP_ZERO and IOMAP_REPORT of a stuffed file: INLINE over
+ * [0, i_size); at or past EOF a HOLE (reads) or -ENOENT (report).
+ */
+static int begin_inline_read(struct testfs_file *f, uint64_t pos, uint64_t length,
+			     unsigned int flags, struct iomap *iomap)
+{
+	uint64_t size = i_size_read(&f->inode);
+
+	if (pos < size) {
+		map_inline(f, size, iomap);
+		return 0;
+	}
+	if (flags & IOMAP_REPORT)
+		return -ENOENT;
+	iomap->type = IOMAP_HOLE;
+	iomap->addr = IOMAP_NULL_ADDR;
+	iomap->offset = pos;
+	iomap->length = length;
+	return 0;
+}
+
+static int begin_read(struct testfs_file *f, uint64_t pos, uint64_t length, unsigned int flags,
+		      struct iomap *iomap)
+{
+	uint64_t lblk = pos >> f->fs->blkbits;
+	size_t i;
+
+	if (f->inl)
+		return begin_inline_read(f, pos, length, flags, iomap);
+	i = testfs_ext_find(&f->map, lblk);
+	if (i < f->map.nr && testfs_ext_contains(&f->map.ext[i], lblk)) {
+		map_extent(f, &f->map.ext[i], lblk, iomap);
+		return 0;
+	}
+	/* Report past EOF ends fiemap, unless preallocated extents follow. */
+	if ((flags & IOMAP_REPORT) && pos >= i_size_read(&f->inode) && i == f->map.nr)
+		return -ENOENT;
+	map_hole(f, i, pos, pos + length, iomap);
+	return 0;
+}
+
+/*
+ * Where to allocate for a hole just before extent @next: right after the
+ * nearest allocated extent before it, so a file written front to back is
+ * contiguous on disk.
+ */
+static uint64_t alloc_goal(const struct testfs_file *f, size_t next)
+{
+	for (size_t i = next; i-- > 0;) {
+		const struct testfs_extent *e = &f->map.ext[i];
+
+		if (e->state != TESTFS_EXT_DELALLOC)
+			return e->pblk + e->len;
+	}
+	return 0;
+}
+
+/*
+ * A write into a hole: reserve (delalloc) or allocate blocks from the block
+ * holding @pos, as many as the write needs, limited by the next extent,
+ * max_extent and free space.  Fewer than asked is fine: iomap comes back
+ * for the rest.
+ */
+static int begin_alloc(struct testfs_file *f, size_t next, uint64_t pos, uint64_t length,
+		       struct iomap *iomap)
+{
+	struct testfs *fs = f->fs;
+	uint64_t lblk = pos >> fs->blkbits;
+	uint64_t want = (testfs_round_up(fs, pos + length) >> fs->blkbits) - lblk;
+	struct testfs_extent e = { .lblk = lblk, .pblk = TESTFS_NO_BLOCK,
+				   .state = TESTFS_EXT_DELALLOC };
+	int64_t got;
+
+	if (next < f->map.nr)
+		want = tfs_min(want, f->map.ext[next].lblk - lblk);
+	want = tfs_min(want, fs->max_ext_blocks);
+	if (fs->opts.short_extents)
+		want = 1 + testfs_rand_below(&f->rng, want);
+	/* One slot for the insert, one for ->end cutting off what the write did not use. */
+	if (testfs_ext_reserve(&f->map, 2))
+		return -ENOMEM;
+	got = testfs_alloc_reserve(&fs->alloc, want, true);
+	if (got < 0)
+		return (int)got;
+	e.len = (uint64_t)got;
+	if (!fs->opts.delalloc) {
+		e.len = testfs_alloc_claim(&fs->alloc, alloc_goal(f, next), e.len, &e.pblk);
+		testfs_alloc_unreserve(&fs->alloc, (uint64_t)got - e.len);
+		e.state = TESTFS_EXT_MAPPED;
+	}
+	testfs_ext_insert(&f->map, &e);
+	testfs_map_changed(f);
+	/* Exactly what is new: F_NEW must not cover blocks that hold data. */
+	map_extent_len(f, &e, lblk, e.len, iomap);
+	iomap->flags |= IOMAP_F_NEW;
+	return 0;
+}
+
+static int begin_write(struct testfs_file *f, uint64_t pos, uint64_t length,
+		       struct iomap *iomap)
+{
+	uint64_t lblk = pos >> f->fs->blkbits;
+	size_t i;
+	int ret;
+
+	if (f->inl) {
+		if (pos + length <= f->fs->opts.inline_max) {
+			map_inline(f, f->fs->opts.inline_max, iomap);
+			return 0;
+		}
+		ret = testfs_unstuff_locked(f);
+		if (ret)
+			return ret;
+	}
+	i = testfs_ext_find(&f->map, lblk);
+	if (i < f->map.nr && testfs_ext_contains(&f->map.ext[i], lblk)) {
+		map_extent(f, &f->map.ext[i], lblk, iomap);
+		return 0;
+	}
+	return begin_alloc(f, i, pos, length, iomap);
+}
+
+static int testfs_iomap_begin(struct inode *inode, uint64_t pos, uint64_t length,
+			      unsigned int flags, struct iomap *iomap, struct iomap *srcmap)
+{
+	struct testfs_file *f = TESTFS_F(inode);
+	int ret;
+
+	if (pos >= TESTFS_MAX_FILE_SIZE)
+		return (flags & IOMAP_WRITE) ? -EFBIG : -ENOENT;
+	length = tfs_min(tfs_max(length, (uint64_t)1), TESTFS_MAX_FILE_SIZE - pos);
+	pthread_mutex_lock(&f->map_lock);
+	if (flags & IOMAP_WRITE)
+		ret = begin_write(f, pos, length, iomap);
+	else
+		ret = begin_read(f, pos, length, flags, iomap);
+	if (!ret)
+		map_common(f, iomap);
+	pthread_mutex_unlock(&f->map_lock);
+	return ret;
+}
+
+/* ---- ->end ---- */
+
+/*
+ * A write did @written of the @length bytes from @pos into a mapping it
+ * had newly reserved or allocated: give back the blocks it did not reach.
+ * A block the write reached partly stays (it holds data now).  Nothing is
+ * cached over the blocks given back: the writer holds i_rwsem exclusive
+ * and the blocks were a hole when ->begin ran.  If nothing at all was
+ * written, the block holding @pos goes too: its data would otherwise be
+ * whatever the disk holds there.  Returns 0 or -ENOMEM (the blocks then
+ * stay allocated; ->begin reserved the slot, so only a concurrent
+ * testfs_map_blocks() can have used it up).
+ */
+static int end_release_new(struct testfs_file *f, uint64_t pos, int64_t written,
+			   const struct iomap *iomap)
+{
+	struct testfs *fs = f->fs;
+	uint64_t start, end = iomap->offset + iomap->length;
+	int ret;
+
+	start = written > 0 ? testfs_round_up(fs, pos + (uint64_t)written)
+			    : testfs_round_down(fs, pos);
+	start = tfs_max(start, iomap->offset);
+	if (start >= end)
+		return 0;
+	pthread_mutex_lock(&f->map_lock);
+	ret = testfs_ext_reserve(&f->map, 1);
+	if (!ret) {
+		testfs_ext_remove(&f->map, start >> fs->blkbits, (end - start) >> fs->blkbits,
+				  testfs_release_piece, fs);
+		testfs_map_changed(f);
+		testfs_count(fs, blocks_released, (end - start) >> fs->blkbits);
+	}
+	pthread_mutex_unlock(&f->map_lock);
+	return ret;
+}
+
+static int testfs_iomap_end(struct inode *inode, uint64_t pos, uint64_t length, int64_t written,
+			    unsigned int flags, struct iomap *iomap)
+{
+	struct testfs_file *f = TESTFS_F(inode);
+
+	if (iomap->type == IOMAP_INLINE) {
+		/* The inline buffer's pointer is iomap's no more. */
+		testfs_inline_put(iomap->private);
+		iomap->private = NULL;
+		return 0;
+	}
+	if (!(flags & IOMAP_WRITE))
+		return 0;
+	if (iomap->flags & IOMAP_F_SIZE_CHANGED)
+		testfs_count(f->fs, size_changes, 1);
+	if ((iomap->flags & IOMAP_F_NEW) && written < (int64_t)length)
+		return end_release_new(f, pos, written, iomap);
+	return 0;
+}
+
+const struct iomap_ops testfs_iomap_ops = {
+	.begin = testfs_iomap_begin,
+	.end = testfs_iomap_end,
+};
+
+/* ---- ->iomap_valid ---- */
+
+/*
+ * Called by iomap with the folio locked, without map_lock: the sequence
+ * number is read atomically.  Anything that changed the extent map since
+ * ->begin (writeback converting delalloc, for one) bumped it.
+ */
+static bool testfs_iomap_valid(struct inode *inode, const struct iomap *iomap)
+{
+	struct testfs_file *f = TESTFS_F(inode);
+	struct testfs *fs = f->fs;
+	unsigned int every = fs->opts.stale_every;
+
+	if (every && atomic_fetch_add_explicit(&fs->valid_calls, 1, memory_order_relaxed) %
+			     every == every - 1) {
+		testfs_count(fs, stale_injected, 1);
+		return false;
+	}
+	return iomap->validity_cookie == atomic_load_explicit(&f->seq, memory_order_acquire);
+}
+
+static const struct iomap_folio_ops testfs_folio_ops = {
+	.iomap_valid = testfs_iomap_valid,
+};
+
+/* ---- writeback mapping ---- */
+
+/*
+ * Turn the DELALLOC extent holding @lblk into real blocks, run by run from
+ * its start (first fit after the extent before it keeps the file
+ * contiguous when it can).  The reservation pays for every claim.
+ */
+static int convert_delalloc(struct testfs_file *f, uint64_t lblk)
+{
+	struct testfs *fs = f->fs;
+	size_t i = testfs_ext_find(&f->map, lblk);
+	uint64_t cur = f->map.ext[i].lblk, end = testfs_ext_end(&f->map.ext[i]);
+
+	while (cur < end) {
+		uint64_t pblk, got;
+
+		if (testfs_ext_reserve(&f->map, 2))
+			return -ENOMEM;
+		i = testfs_ext_find(&f->map, cur);
+		got = testfs_alloc_claim(&fs->alloc, alloc_goal(f, i), end - cur, &pblk);
+		testfs_ext_convert(&f->map, cur, got, TESTFS_EXT_MAPPED, pblk);
+		testfs_count(fs, blocks_converted, got);
+		cur += got;
+	}
+	testfs_map_changed(f);
+	return 0;
+}
+
+static int map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
+			     struct iomap *iomap)
+{
+	uint64_t lblk = pos >> f->fs->blkbits;
+	size_t i;
+	int ret;
+
+	if (f->inl)
+		return -EIO;
+	i = testfs_ext_find(&f->map, lblk);
+	if (i == f->map.nr || !testfs_ext_contains(&f->map.ext[i], lblk)) {
+		map_hole(f, i, pos, pos + tfs_max(len, (uint64_t)1), iomap);
+		return 0;
+	}
+	if (f->map.ext[i].state == TESTFS_EXT_DELALLOC) {
+		ret = convert_delalloc(f, lblk);
+		if (ret)
+			return ret;
+		i = testfs_ext_find(&f->map, lblk);
+	}
+	map_extent(f, &f->map.ext[i], lblk, iomap);
+	return 0;
+}
+
+int testfs_map_blocks(struct testfs_file *f, uint64_t pos, uint64_t len, struct iomap *iomap)
+{
+	int ret;
+
+	if (pos >= TESTFS_MAX_FILE_SIZE)
+		return -EINVAL;
+	len = tfs_min(len, TESTFS_MAX_FILE_SIZE - pos);
+	memset(iomap, 0, sizeof(*iomap));
+	pthread_mutex_lock(&f->map_lock);
+	ret = map_blocks_locked(f, pos, len, iomap);
+	if (!ret)
+		map_common(f, iomap);
+	pthread_mutex_unlock(&f->map_lock);
+	return ret;
+}
+
+/* ---- address_space_ops ---- */
+
+static int testfs_read_folio(struct folio *folio)
+{
+	return iomap_read_folio(folio, &testfs_iomap_ops);
+}
+
+static void testfs_readahead(struct readahead_control *rac)
+{
+	iomap_readahead(rac, &testfs_iomap_ops);
+}
+
+const struct address_space_ops testfs_aops = {
+	.read_folio = testfs_read_folio,
+	.readahead = testfs_readahead,
+	.release_folio = iomap_release_folio,
+	.invalidate_folio = iomap_invalidate_folio,
+	.is_partially_uptodate = iomap_is_partially_uptodate,
+};

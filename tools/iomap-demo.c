@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * iomap-demo: write one file through testfs and iomap, read it back,
+ * verify every byte and print what it cost: ->begin / ->end calls,
+ * per-folio state, bios and bytes on the device.
+ *
+ *   iomap-demo [--block-size N] [--extent-size SIZE] [--write-size SIZE]
+ *              [--io-size SIZE] [--image PATH] [--delalloc|--no-delalloc]
+ *              [--json]
+ *
+ * Exit status: 0 ok, 1 I/O error or data mismatch, 2 bad arguments.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "iomap/bdev.h"
+#include "iomap/inode.h"
+#include "iomap/mapping.h"
+#include "iomap/pagecache.h"
+#include "iomap/stats.h"
+#include "opt.h"
+#include "testfs.h"
+
+struct demo_opts {
+	unsigned int block_size;
+	uint64_t extent_size;
+	uint64_t write_size;
+	uint64_t io_size;
+	const char *image;
+	bool delalloc;
+	bool json;
+};
+
+struct demo {
+	struct demo_opts o;
+	struct bdev *bdev;
+	struct pagecache *cache;
+	struct testfs *fs;
+	struct testfs_file *file;
+	uint8_t *buf;
+	struct iomap_stats wr, rd; /* after the write phase, after the read phase */
+	struct bdev_stats dev;
+	struct testfs_stats fs_stats;
+	uint64_t folios;
+	uint64_t write_ns, read_ns;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: iomap-demo [options]\n"
+		"  --block-size N      filesystem block size, 512..4096 (default 4096)\n"
+		"  --extent-size SIZE  largest extent testfs hands out (default 0 = unlimited)\n"
+		"  --write-size SIZE   file size to write (default 1M)\n"
+		"  --io-size SIZE      bytes per write and read call (default: the write size)\n"
+		"  --image PATH        use a file as the device (created, sized to fit)\n"
+		"                      (default: a RAM device)\n"
+		"  --delalloc          delayed allocation (default)\n"
+		"  --no-delalloc       allocate blocks at write time\n"
+		"  --json              print one JSON object instead of a table\n"
+		"  --help              this text\n"
+		"SIZE takes K, M, G suffixes (binary).\n");
+}
+
+/* ---- arguments ---- */
+
+enum { O_BS = 256, O_EXT, O_WSIZE, O_IOSIZE, O_IMAGE, O_DA, O_NODA, O_JSON };
+
+static const struct option long_opts[] = {
+	{ "block-size", required_argument, NULL, O_BS },
+	{ "extent-size", required_argument, NULL, O_EXT },
+	{ "write-size", required_argument, NULL, O_WSIZE },
+	{ "io-size", required_argument, NULL, O_IOSIZE },
+	{ "image", required_argument, NULL, O_IMAGE },
+	{ "delalloc", no_argument, NULL, O_DA },
+	{ "no-delalloc", no_argument, NULL, O_NODA },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static bool set_opt(struct demo_opts *o, int c, const char *arg)
+{
+	uint64_t v;
+
+	switch (c) {
+	case O_BS:
+		if (!opt_parse_u64(arg, &v) || v > 4096)
+			return false;
+		o->block_size = (unsigned int)v;
+		return true;
+	case O_EXT:
+		return opt_parse_size(arg, &o->extent_size);
+	case O_WSIZE:
+		return opt_parse_size(arg, &o->write_size);
+	case O_IOSIZE:
+		return opt_parse_size(arg, &o->io_size);
+	case O_IMAGE:
+		o->image = arg;
+		return *arg != '\0';
+	case O_DA:
+	case O_NODA:
+		o->delalloc = c == O_DA;
+		return true;
+	case O_JSON:
+		o->json = true;
+		return true;
+	}
+	return false;
+}
+
+static const char *check_opts(struct demo_opts *o)
+{
+	unsigned int bs = o->block_size;
+
+	if (bs < 512 || (bs & (bs - 1)))
+		return "--block-size must be a power of two from 512 to 4096";
+	if (o->extent_size % bs)
+		return "--extent-size must be a multiple of the block size";
+	if (!o->write_size || o->write_size > TESTFS_MAX_FILE_SIZE / 2)
+		return "--write-size must be more than 0 and at most 32T";
+	if (!o->io_size)
+		o->io_size = o->write_size;
+	if (o->io_size > o->write_size || o->io_size > (1ULL << 30))
+		return "--io-size must be at most the write size and at most 1G";
+	return NULL;
+}
+
+static int parse_args(int argc, char **argv, struct demo_opts *o)
+{
+	const char *err;
+	int c;
+
+	opterr = 0; /* one message of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == '?') {
+			fprintf(stderr, "iomap-demo: unknown option or missing value in '%s' (see --help)\n",
+				argv[optind - 1]);
+			return -1;
+		}
+		if (!set_opt(o, c, optarg)) {
+			fprintf(stderr, "iomap-demo: bad value '%s' for --%s (see --help)\n", optarg,
+				long_opts[c - O_BS].name);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "iomap-demo: unexpected argument '%s'\n", argv[optind]);
+		return -1;
+	}
+	err = check_opts(o);
+	if (err) {
+		fprintf(stderr, "iomap-demo: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- setup ---- */
+
+static int fail(const char *what, int err)
+{
+	fprintf(stderr, "iomap-demo: %s: %s\n", what, strerror(-err));
+	return -1;
+}
+
+static int open_device(struct demo *d)
+{
+	uint64_t size = d->o.write_size + d->o.write_size / 4 + (64ULL << 20);
+	struct bdev_open_opts bo = { .flags = BDEV_O_CREATE, .size = size };
+	int ret;
+
+	if (d->o.image)
+		ret = bdev_open(d->o.image, &bo, &d->bdev);
+	else
+		ret = bdev_open_ram(size, 512, &d->bdev);
+	if (ret)
+		return fail(d->o.image ? d->o.image : "RAM device", ret);
+	if (bdev_nr_bytes(d->bdev) < size)
+		return fail("device smaller than needed", -ENOSPC);
+	return 0;
+}
+
+static int setup(struct demo *d)
+{
+	struct testfs_opts fo = { .block_size = d->o.block_size, .max_extent = d->o.extent_size,
+				  .delalloc = d->o.delalloc };
+	int ret;
+
+	if (open_device(d))
+		return -1;
+	ret = pagecache_create(&(struct pagecache_opts){ 0 }, &d->cache);
+	if (ret)
+		return fail("pagecache_create", ret);
+	ret = testfs_create(d->bdev, d->cache, &fo, &d->fs);
+	if (ret)
+		return fail("testfs_create", ret);
+	ret = testfs_file_create(d->fs, &d->file);
+	if (ret)
+		return fail("testfs_file_create", ret);
+	d->buf = malloc(d->o.io_size);
+	if (!d->buf)
+		return fail("malloc", -ENOMEM);
+	return 0;
+}
+
+static void teardown(struct demo *d)
+{
+	testfs_destroy(d->fs);
+	pagecache_destroy(d->cache);
+	bdev_close(d->bdev);
+	free(d->buf);
+}
+
+/* ---- workload ---- */
+
+static uint8_t pattern(uint64_t off)
+{
+	return (uint8_t)((off >> 9) * 131 + off * 7 + 1);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int write_phase(struct demo *d)
+{
+	uint64_t t0 = now_ns();
+
+	for (uint64_t pos = 0; pos < d->o.write_size; pos += d->o.io_size) {
+		size_t n = (size_t)(d->o.write_size - pos < d->o.io_size ? d->o.write_size - pos
+									 : d->o.io_size);
+		ssize_t ret;
+
+		for (size_t i = 0; i < n; i++)
+			d->buf[i] = pattern(pos + i);
+		ret = testfs_write(d->file, pos, d->buf, n);
+		if (ret != (ssize_t)n) {
+			fprintf(stderr, "iomap-demo: write at %" PRIu64 ": %s\n", pos,
+				ret < 0 ? strerror((int)-ret) : "short write");
+			return -1;
+		}
+	}
+	d->write_ns = now_ns() - t0;
+	return 0;
+}
+
+static int verify(const struct demo *d, uint64_t pos, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (d->buf[i] != pattern(pos + i)) {
+			fprintf(stderr, "iomap-demo: mismatch at offset %" PRIu64
+				": expected 0x%02x, got 0x%02x\n", pos + i, pattern(pos + i),
+				d->buf[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int read_phase(struct demo *d)
+{
+	uint64_t t0 = now_ns();
+
+	for (uint64_t pos = 0; pos < d->o.write_size; pos += d->o.io_size) {
+		size_t n = (size_t)(d->o.write_size - pos < d->o.io_size ? d->o.write_size - pos
+									 : d->o.io_size);
+		ssize_t ret = testfs_read(d->file, pos, d->buf, n);
+
+		if (ret != (ssize_t)n) {
+			fprintf(stderr, "iomap-demo: read at %" PRIu64 ": %s\n", pos,
+				ret < 0 ? strerror((int)-ret) : "short read");
+			return -1;
+		}
+		if (verify(d, pos, n))
+			return -1;
+	}
+	d->read_ns = now_ns() - t0;
+	return 0;
+}
+
+/* Setup is not counted: counters start after it. */
+static int run(struct demo *d)
+{
+	iomap_reset_stats();
+	bdev_reset_stats(d->bdev);
+	if (write_phase(d))
+		return -1;
+	iomap_get_stats(&d->wr);
+	if (read_phase(d))
+		return -1;
+	iomap_get_stats(&d->rd);
+	bdev_get_stats(d->bdev, &d->dev);
+	testfs_get_stats(d->fs, &d->fs_stats);
+	d->folios = mapping_nr_folios(testfs_inode(d->file)->i_mapping);
+	return 0;
+}
+
+/* ---- output ---- */
+
+struct field {
+	const char *name;
+	uint64_t value;
+	const char *section; /* starts a new group in the table */
+};
+
+static uint64_t per_folio(const struct demo *d)
+{
+	return d->folios ? (d->rd.folio_state_bytes + d->folios - 1) / d->folios : 0;
+}
+
+static size_t collect(const struct demo *d, struct field *f)
+{
+	size_t n = 0;
+
+#define F(sec, key, val) f[n++] = (struct field){ key, (uint64_t)(val), sec }
+	F("setup", "block_size", d->o.block_size);
+	F(NULL, "extent_size", d->o.extent_size);
+	F(NULL, "write_size", d->o.write_size);
+	F(NULL, "io_size", d->o.io_size);
+	F(NULL, "delalloc", d->o.delalloc);
+	F("write phase", "iomap_begin_calls", d->wr.begin_calls);
+	F(NULL, "iomap_end_calls", d->wr.end_calls);
+	F(NULL, "get_folio_calls", d->wr.get_folio_calls);
+	F(NULL, "put_folio_calls", d->wr.put_folio_calls);
+	F(NULL, "iomap_valid_calls", d->wr.iomap_valid_calls);
+	F(NULL, "stale_remaps", d->wr.stale_remaps);
+	F(NULL, "rmw_reads", d->wr.rmw_reads);
+	F(NULL, "bytes_zeroed", d->wr.bytes_zeroed);
+	F(NULL, "write_elapsed_ns", d->write_ns);
+	F("read phase", "read_iomap_begin_calls", d->rd.begin_calls - d->wr.begin_calls);
+	F(NULL, "read_iomap_end_calls", d->rd.end_calls - d->wr.end_calls);
+	F(NULL, "read_bios", d->rd.read_bios - d->wr.read_bios);
+	F(NULL, "read_elapsed_ns", d->read_ns);
+	F("page cache", "folios", d->folios);
+	F(NULL, "folios_with_state", d->rd.folios_with_state);
+	F(NULL, "folio_state_bytes", d->rd.folio_state_bytes);
+	F(NULL, "folio_state_bytes_per_folio", per_folio(d));
+	F(NULL, "folio_state_peak_bytes", d->rd.folio_state_peak_bytes);
+	F("device", "bios_read", d->dev.bios_read);
+	F(NULL, "bios_written", d->dev.bios_written);
+	F(NULL, "bytes_read", d->dev.bytes_read);
+	F(NULL, "bytes_written", d->dev.bytes_written);
+	F("filesystem", "extents", d->fs_stats.extents);
+	F(NULL, "blocks_allocated", d->fs_stats.blocks_allocated);
+	F(NULL, "blocks_delalloc", d->fs_stats.blocks_delalloc);
+	F(NULL, "elapsed_ns", d->write_ns + d->read_ns);
+#undef F
+	return n;
+}
+
+static void print_json(const struct demo *d, const struct field *f, size_t n)
+{
+	printf("{\"engine\": \"%s\"", bdev_engine_name(d->bdev));
+	for (size_t i = 0; i < n; i++)
+		printf(", \"%s\": %" PRIu64, f[i].name, f[i].value);
+	printf("}\n");
+}
+
+static void print_table(const struct demo *d, const struct field *f, size_t n)
+{
+	printf("iomap-demo: %s device, data verified\n", bdev_engine_name(d->bdev));
+	for (size_t i = 0; i < n; i++) {
+		if (f[i].section)
+			printf("%s:\n", f[i].section);
+		printf("  %-30s %" PRIu64 "\n", f[i].name, f[i].value);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct demo d = { .o = { .block_size = 4096, .write_size = 1 << 20, .delalloc = true } };
+	struct field fields[40];
+	size_t n;
+	int ret = 1;
+
+	if (parse_args(argc, argv, &d.o))
+		return 2;
+	if (!setup(&d) && !run(&d)) {
+		n = collect(&d, fields);
+		if (d.o.json)
+			print_json(&d, fields, n);
+		else
+			print_table(&d, fields, n);
+		ret = 0;
+	}
+	teardown(&d);
+	return ret;
+}
