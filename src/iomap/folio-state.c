@@ -114,30 +114,32 @@ void iomap_state_reset_peak(void)
 			      memory_order_relaxed);
 }
 
-static void bits_set(struct iomap_folio_state *ifs, unsigned int first, unsigned int n)
+/* Set (or clear) bits [first, first + n) of the state bitmap, a word at a time. */
+static void bits_update(struct iomap_folio_state *ifs, unsigned int first, unsigned int n,
+			bool set)
 {
 	while (n) {
 		unsigned int w = first / 64, b = first % 64;
 		unsigned int k = min(n, 64 - b);
 		uint64_t mask = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << b;
 
-		atomic_fetch_or_explicit(&ifs->state[w], mask, memory_order_release);
+		if (set)
+			atomic_fetch_or_explicit(&ifs->state[w], mask, memory_order_release);
+		else
+			atomic_fetch_and_explicit(&ifs->state[w], ~mask, memory_order_release);
 		first += k;
 		n -= k;
 	}
 }
 
+static void bits_set(struct iomap_folio_state *ifs, unsigned int first, unsigned int n)
+{
+	bits_update(ifs, first, n, true);
+}
+
 static void bits_clear(struct iomap_folio_state *ifs, unsigned int first, unsigned int n)
 {
-	while (n) {
-		unsigned int w = first / 64, b = first % 64;
-		unsigned int k = min(n, 64 - b);
-		uint64_t mask = (k == 64 ? ~0ULL : ((1ULL << k) - 1)) << b;
-
-		atomic_fetch_and_explicit(&ifs->state[w], ~mask, memory_order_release);
-		first += k;
-		n -= k;
-	}
+	bits_update(ifs, first, n, false);
 }
 
 static bool bit_test(const struct iomap_folio_state *ifs, unsigned int bit)
