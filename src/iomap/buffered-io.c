@@ -17,6 +17,7 @@
 #include "iomap/internal.h"
 #include "iomap/iomap.h"
 #include "iomap/mapping.h"
+#include "iomap/pagecache.h"
 #include "iomap/uio.h"
 #include "lib/compiler.h"
 
@@ -581,6 +582,8 @@ static int write_iter(struct iomap_iter *iter, struct io_iter *from, size_t *ret
 		written = write_end(iter, pos, bytes, copied, folio);
 		write_update_size(iter, pos + written);
 		write_put_folio(iter, pos, written, folio);
+		/* No folio held: the writer may write back or wait here. */
+		balance_dirty_pages_ratelimited(iter->inode->i_mapping);
 
 		if (written < bytes)
 			iomap_count(short_copies, 1);

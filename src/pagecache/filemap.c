@@ -99,8 +99,22 @@ static unsigned int ra_alloc(struct address_space *mapping, uint64_t index, uint
 }
 
 /*
+ * Pages per readahead batch.  A reader holds its batch locked while it
+ * allocates the rest, where reclaim cannot take it back: with a budget, a
+ * batch is at most 1/16 of it (see the slack in pagecache.h).
+ */
+static uint64_t ra_max_pages(const struct pagecache *cache)
+{
+	uint64_t pages = cache->budget_bytes >> (PAGE_SHIFT + PAGECACHE_SLACK_SHIFT);
+
+	if (!cache->budget_bytes)
+		return RA_MAX_PAGES;
+	return min(max(pages, 1ULL), (uint64_t)RA_MAX_PAGES);
+}
+
+/*
  * The last page readahead from @index covers: the request's last page,
- * stretched to RA_MIN_PAGES, cut at EOF, at RA_MAX_PAGES and before the
+ * stretched to RA_MIN_PAGES, cut at EOF, at ra_max_pages() and before the
  * next folio already cached.
  */
 static uint64_t ra_last(struct address_space *mapping, uint64_t index, uint64_t req_last,
@@ -110,7 +124,7 @@ static uint64_t ra_last(struct address_space *mapping, uint64_t index, uint64_t 
 	uint64_t next = index;
 
 	last = min(last, (isize - 1) >> PAGE_SHIFT);
-	last = min(last, index + RA_MAX_PAGES - 1);
+	last = min(last, index + ra_max_pages(mapping->cache) - 1);
 	pthread_mutex_lock(&mapping->lock);
 	if (pc_index_find(&mapping->index, &next, last, PC_INDEX_ANY))
 		last = next - 1;

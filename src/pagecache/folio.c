@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* The futex syscalls see the atomic flags word as a plain 32-bit integer. */
@@ -100,6 +99,7 @@ static void flags_change_and_wake(struct folio *folio, uint32_t clear, uint32_t 
 		flags_wake_all(folio);
 }
 
+/* The data bytes are charged (and, with a budget, made room for) before they are allocated. */
 struct folio *folio_alloc(struct pagecache *cache, unsigned int order)
 {
 	struct pc_folio *pf;
@@ -108,13 +108,15 @@ struct folio *folio_alloc(struct pagecache *cache, unsigned int order)
 	if (!cache || order > PC_MAX_ORDER)
 		return NULL;
 	size = PAGE_SIZE << order;
+	if (pc_charge(cache, size))
+		return NULL;
 	pf = calloc(1, sizeof(*pf));
 	if (!pf)
-		return NULL;
+		goto uncharge;
 	pf->folio.data = aligned_alloc(PAGE_SIZE, size);
 	if (!pf->folio.data) {
 		free(pf);
-		return NULL;
+		goto uncharge;
 	}
 	pf->cache = cache;
 	pf->folio.order = (uint8_t)order;
@@ -122,8 +124,10 @@ struct folio *folio_alloc(struct pagecache *cache, unsigned int order)
 	atomic_init(&pf->folio.refcount, 1);
 	pc_stat_add(&cache->folios, 1);
 	pc_stat_add(&cache->meta_bytes, sizeof(*pf));
-	pc_stat_add_bytes(cache, size);
 	return &pf->folio;
+uncharge:
+	pc_uncharge(cache, size);
+	return NULL;
 }
 
 /* The last reference is gone: nobody else can see the folio. */
@@ -138,9 +142,9 @@ static void folio_free(struct folio *folio)
 	if (flags & FOLIO_WRITEBACK)
 		pc_stat_sub(&cache->writeback_bytes, folio_size(folio));
 	pc_stat_sub(&cache->folios, 1);
-	pc_stat_sub(&cache->bytes, folio_size(folio));
 	pc_stat_sub(&cache->meta_bytes, sizeof(*pf));
 	free(folio->data);
+	pc_uncharge(cache, folio_size(folio));
 	free(pf);
 }
 
@@ -241,19 +245,20 @@ void folio_clear_flag(struct folio *folio, uint32_t bit)
 	atomic_fetch_and_explicit(&folio->flags, ~bit, memory_order_acq_rel);
 }
 
+/*
+ * Two uses make a folio hot, as the kernel's inactive / active lists do:
+ * data read or written once, then never again (a stream), gets no second
+ * chance from reclaim; data used over and over keeps getting one.
+ * Relaxed: a hint for reclaim; test first so hot folios stay read-shared.
+ */
 void pc_folio_mark_accessed(struct folio *folio)
 {
-	/* Relaxed: a hint for reclaim; test first so hot folios stay read-shared. */
-	if (!(atomic_load_explicit(&folio->flags, memory_order_relaxed) & FOLIO_REFERENCED))
+	uint32_t flags = atomic_load_explicit(&folio->flags, memory_order_relaxed);
+
+	if (!(flags & PC_FOLIO_SEEN))
+		atomic_fetch_or_explicit(&folio->flags, PC_FOLIO_SEEN, memory_order_relaxed);
+	else if (!(flags & FOLIO_REFERENCED))
 		atomic_fetch_or_explicit(&folio->flags, FOLIO_REFERENCED, memory_order_relaxed);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 /* Set or clear @tag in the folio's mapping, if it has one.  ->mapping is stable: see callers. */
@@ -279,7 +284,7 @@ bool folio_mark_dirty(struct folio *folio)
 	if (atomic_fetch_or_explicit(&folio->flags, FOLIO_DIRTY, memory_order_relaxed) &
 	    FOLIO_DIRTY)
 		return false;
-	folio->dirtied_at = now_ns();
+	pc_folio_set_dirtied_at(folio, pc_now_ns());
 	pc_stat_add(&pc_folio_cache(folio)->dirty_bytes, folio_size(folio));
 	folio_tag(folio, MAPPING_TAG_DIRTY, true);
 	return true;
@@ -329,7 +334,9 @@ void folio_start_writeback(struct folio *folio)
  * clear, because removal waits for (or skips) folios under writeback; so
  * it is read first and the flag is cleared last, under the mapping lock
  * together with the tag.  The temporary reference covers the wake-up: once
- * the flag is clear, truncation may drop the mapping's reference.
+ * the flag is clear, truncation may drop the mapping's reference.  Once
+ * the flag is clear, reclaim may take the folio: put it where reclaim looks
+ * first and wake allocations and throttled writers waiting for this.
  */
 void folio_end_writeback(struct folio *folio)
 {
@@ -341,15 +348,22 @@ void folio_end_writeback(struct folio *folio)
 		pthread_mutex_lock(&mapping->lock);
 		pc_mapping_tag_locked(mapping, folio, MAPPING_TAG_WRITEBACK, false);
 	}
+	/*
+	 * Uncount before the flag clears (only this function clears it), so
+	 * that whoever saw the writeback end (pagecache_sync, fdatawait) also
+	 * sees writeback_bytes without it: the release below orders the two.
+	 */
+	if (atomic_load_explicit(&folio->flags, memory_order_relaxed) & FOLIO_WRITEBACK)
+		pc_stat_sub(&pc_folio_cache(folio)->writeback_bytes, folio_size(folio));
 	/* Release: the I/O's effects are visible to folio_wait_writeback() returners. */
 	old = atomic_fetch_and_explicit(&folio->flags, ~(FOLIO_WRITEBACK | FOLIO_WAITERS),
 					memory_order_release);
 	if (mapping)
 		pthread_mutex_unlock(&mapping->lock);
-	if (old & FOLIO_WRITEBACK)
-		pc_stat_sub(&pc_folio_cache(folio)->writeback_bytes, folio_size(folio));
 	if (old & FOLIO_WAITERS)
 		flags_wake_all(folio);
+	pc_lru_written_back(folio);
+	pc_progress(pc_folio_cache(folio));
 	folio_put(folio);
 }
 

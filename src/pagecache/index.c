@@ -304,33 +304,39 @@ void pc_index_delete(struct pc_index *ix, struct folio *folio)
 	clear_slots(ix, folio->index, folio_last_key(folio));
 }
 
-static void tag_slots(struct pc_index *ix, struct folio *folio, unsigned int tag, bool set)
+/* Returns whether the first slot carried @tag before. */
+static bool tag_slots(struct pc_index *ix, struct folio *folio, unsigned int tag, bool set)
 {
 	uint64_t last = folio_last_key(folio);
+	bool was = false;
 
 	for (uint64_t key = folio->index;; key++) {
 		struct pc_node *leaf = leaf_of(ix, key);
 		unsigned int off = leaf ? slot_of(leaf, key) : 0;
 
 		if (leaf && (leaf->present & bit(off))) {
+			bool tagged = leaf->tags[tag] & bit(off);
+
+			if (key == folio->index)
+				was = tagged;
 			if (set)
 				tag_set_up(leaf, off, tag);
-			else if (leaf->tags[tag] & bit(off))
+			else if (tagged)
 				tag_clear_up(leaf, off, tag);
 		}
 		if (key == last)
-			return;
+			return was;
 	}
 }
 
-void pc_index_set_tag(struct pc_index *ix, struct folio *folio, unsigned int tag)
+bool pc_index_set_tag(struct pc_index *ix, struct folio *folio, unsigned int tag)
 {
-	tag_slots(ix, folio, tag, true);
+	return tag_slots(ix, folio, tag, true);
 }
 
-void pc_index_clear_tag(struct pc_index *ix, struct folio *folio, unsigned int tag)
+bool pc_index_clear_tag(struct pc_index *ix, struct folio *folio, unsigned int tag)
 {
-	tag_slots(ix, folio, tag, false);
+	return tag_slots(ix, folio, tag, false);
 }
 
 /*

@@ -65,9 +65,12 @@ int pc_index_insert(struct pc_index *ix, struct folio *folio);
 /* Empty the slots of @folio (which must occupy them), tags included. */
 void pc_index_delete(struct pc_index *ix, struct folio *folio);
 
-/* Set or clear @tag on every slot of @folio, which is in the index. */
-void pc_index_set_tag(struct pc_index *ix, struct folio *folio, unsigned int tag);
-void pc_index_clear_tag(struct pc_index *ix, struct folio *folio, unsigned int tag);
+/*
+ * Set or clear @tag on every slot of @folio, which is in the index.
+ * Returns whether the folio's first slot carried the tag before.
+ */
+bool pc_index_set_tag(struct pc_index *ix, struct folio *folio, unsigned int tag);
+bool pc_index_clear_tag(struct pc_index *ix, struct folio *folio, unsigned int tag);
 
 /* Does slot @key carry @tag? */
 bool pc_index_get_tag(const struct pc_index *ix, uint64_t key, unsigned int tag);

@@ -30,8 +30,15 @@ fail_mapping:
 	return -ENOMEM;
 }
 
+/*
+ * Unhook the mapping from the flusher first (waiting for a ->writepages
+ * call it or pagecache_sync() is making on it), so nothing starts writing
+ * data that is about to be discarded, and nothing uses the mapping once it
+ * is freed.
+ */
 void inode_destroy(struct inode *inode)
 {
+	pc_wb_unhook(inode->i_mapping);
 	truncate_inode_pages_range(inode->i_mapping, 0, UINT64_MAX);
 	pc_mapping_destroy(inode->i_mapping);
 	inode->i_mapping = NULL;

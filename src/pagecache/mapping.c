@@ -22,6 +22,10 @@ int pc_mapping_create(struct pagecache *cache, struct inode *host,
 	}
 	pc_index_init(&mapping->index, &cache->meta_bytes);
 	atomic_init(&mapping->nr_folios, 0);
+	atomic_init(&mapping->nr_dirty, 0);
+	atomic_init(&mapping->nr_writeback, 0);
+	atomic_init(&mapping->dirtied_when, 0);
+	atomic_init(&mapping->wb_dying, false);
 	mapping->host = host;
 	mapping->cache = cache;
 	mapping->a_ops = aops;
@@ -31,6 +35,7 @@ int pc_mapping_create(struct pagecache *cache, struct inode *host,
 
 void pc_mapping_destroy(struct address_space *mapping)
 {
+	pc_wb_unhook(mapping);
 	pc_index_destroy(&mapping->index);
 	pthread_mutex_destroy(&mapping->lock);
 	free(mapping);
@@ -51,13 +56,49 @@ uint64_t mapping_nr_folios(const struct address_space *mapping)
 	return atomic_load_explicit((_Atomic uint64_t *)&mapping->nr_folios, memory_order_relaxed);
 }
 
+/*
+ * Count a DIRTY or WRITEBACK tag that changed on @folio, and tell the
+ * flusher's list when the mapping gains its first or loses its last folio
+ * so tagged.  The counts follow the tags, not the folio flags, so they stay
+ * exact however a folio enters or leaves the index.  Caller holds
+ * mapping->lock; the counts are written only under it.
+ */
+static void account_tag(struct address_space *mapping, struct folio *folio, enum mapping_tag tag,
+			bool set)
+{
+	_Atomic uint64_t *count;
+	uint64_t n;
+	bool busy;
+
+	if (tag == MAPPING_TAG_DIRTY)
+		count = &mapping->nr_dirty;
+	else if (tag == MAPPING_TAG_WRITEBACK)
+		count = &mapping->nr_writeback;
+	else
+		return;
+	n = atomic_load_explicit(count, memory_order_relaxed);
+	n = set ? n + 1 : n - 1;
+	atomic_store_explicit(count, n, memory_order_relaxed);
+	if (tag == MAPPING_TAG_DIRTY && set && n == 1)
+		atomic_store_explicit(&mapping->dirtied_when, pc_folio_dirtied_at(folio),
+				      memory_order_relaxed);
+	busy = atomic_load_explicit(&mapping->nr_dirty, memory_order_relaxed) +
+		       atomic_load_explicit(&mapping->nr_writeback, memory_order_relaxed) !=
+	       0;
+	if (busy != mapping->wb_tracked) {
+		mapping->wb_tracked = busy;
+		pc_wb_track(mapping, busy);
+	}
+}
+
 void pc_mapping_tag_locked(struct address_space *mapping, struct folio *folio, enum mapping_tag tag,
 			   bool set)
 {
-	if (set)
-		pc_index_set_tag(&mapping->index, folio, tag);
-	else
-		pc_index_clear_tag(&mapping->index, folio, tag);
+	bool was = set ? pc_index_set_tag(&mapping->index, folio, tag) :
+			 pc_index_clear_tag(&mapping->index, folio, tag);
+
+	if (was != set)
+		account_tag(mapping, folio, tag, set);
 }
 
 /*
@@ -83,9 +124,9 @@ int filemap_add_folio(struct address_space *mapping, struct folio *folio, uint64
 		atomic_fetch_add_explicit(&mapping->nr_folios, 1, memory_order_relaxed);
 		flags = atomic_load_explicit(&folio->flags, memory_order_relaxed);
 		if (flags & FOLIO_DIRTY)
-			pc_index_set_tag(&mapping->index, folio, MAPPING_TAG_DIRTY);
+			pc_mapping_tag_locked(mapping, folio, MAPPING_TAG_DIRTY, true);
 		if (flags & FOLIO_WRITEBACK)
-			pc_index_set_tag(&mapping->index, folio, MAPPING_TAG_WRITEBACK);
+			pc_mapping_tag_locked(mapping, folio, MAPPING_TAG_WRITEBACK, true);
 	}
 	pthread_mutex_unlock(&mapping->lock);
 	if (err) {
@@ -101,16 +142,23 @@ int filemap_add_folio(struct address_space *mapping, struct folio *folio, uint64
 /* Take @folio out of the index; caller holds mapping->lock and the folio lock. */
 static void remove_locked(struct address_space *mapping, struct folio *folio)
 {
+	pc_mapping_tag_locked(mapping, folio, MAPPING_TAG_DIRTY, false);
+	pc_mapping_tag_locked(mapping, folio, MAPPING_TAG_WRITEBACK, false);
 	pc_index_delete(&mapping->index, folio);
 	atomic_fetch_sub_explicit(&mapping->nr_folios, 1, memory_order_relaxed);
 	folio->mapping = NULL;
 }
 
-/* After the index no longer holds the folio: LRU, counters, the mapping's reference. */
-static void remove_finish(struct address_space *mapping, struct folio *folio)
+/*
+ * After the index no longer holds the folio: LRU, counters, the mapping's
+ * reference.  Takes the cache, not the mapping: once the folio is out of
+ * the index and mapping->lock dropped, a reclaimer that does not own the
+ * mapping cannot tell whether it still exists.
+ */
+static void remove_finish(struct pagecache *cache, struct folio *folio)
 {
-	pc_lru_del(mapping->cache, folio);
-	pc_stat_add(&mapping->cache->folios_removed, 1);
+	pc_lru_del(cache, folio);
+	pc_stat_add(&cache->folios_removed, 1);
 	folio_put(folio);
 }
 
@@ -128,7 +176,7 @@ void filemap_remove_folio(struct folio *folio)
 	pthread_mutex_lock(&mapping->lock);
 	remove_locked(mapping, folio);
 	pthread_mutex_unlock(&mapping->lock);
-	remove_finish(mapping, folio);
+	remove_finish(mapping->cache, folio);
 }
 
 /*
@@ -139,17 +187,19 @@ void filemap_remove_folio(struct folio *folio)
 bool pc_remove_folio_if_unused(struct folio *folio, int32_t refs)
 {
 	struct address_space *mapping = folio->mapping;
+	struct pagecache *cache;
 	bool unused;
 
 	if (!mapping)
 		return false;
+	cache = mapping->cache;
 	pthread_mutex_lock(&mapping->lock);
 	unused = atomic_load_explicit(&folio->refcount, memory_order_relaxed) == refs;
 	if (unused)
 		remove_locked(mapping, folio);
 	pthread_mutex_unlock(&mapping->lock);
 	if (unused)
-		remove_finish(mapping, folio);
+		remove_finish(cache, folio);
 	return unused;
 }
 
@@ -321,5 +371,25 @@ void mapping_tag_for_writeback(struct address_space *mapping, uint64_t start, ui
 		if (!start)
 			break;
 	}
+	pthread_mutex_unlock(&mapping->lock);
+}
+
+void pc_mapping_update_dirtied_when(struct address_space *mapping, unsigned int max)
+{
+	uint64_t key = 0, oldest = UINT64_MAX;
+	struct folio *folio;
+
+	pthread_mutex_lock(&mapping->lock);
+	for (unsigned int i = 0; i < max; i++) {
+		folio = pc_index_find(&mapping->index, &key, UINT64_MAX, MAPPING_TAG_DIRTY);
+		if (!folio)
+			break;
+		oldest = min(oldest, pc_folio_dirtied_at(folio));
+		key = folio_next_index(folio);
+		if (!key)
+			break;
+	}
+	if (oldest != UINT64_MAX)
+		atomic_store_explicit(&mapping->dirtied_when, oldest, memory_order_relaxed);
 	pthread_mutex_unlock(&mapping->lock);
 }

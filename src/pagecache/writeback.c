@@ -173,14 +173,11 @@ int filemap_fdatawrite_range(struct address_space *mapping, uint64_t start, uint
 	return mapping->a_ops->writepages(mapping, &wbc);
 }
 
-int filemap_fdatawait_range(struct address_space *mapping, uint64_t start, uint64_t end)
+static void wait_writeback_range(struct address_space *mapping, uint64_t index, uint64_t last)
 {
-	uint64_t index = start >> PAGE_SHIFT, last = end >> PAGE_SHIFT;
 	struct folio *batch[WB_BATCH];
 	unsigned int n;
 
-	if (start > end)
-		return filemap_check_errors(mapping);
 	while ((n = filemap_get_folios_tag(mapping, &index, last, MAPPING_TAG_WRITEBACK, batch,
 					   WB_BATCH))) {
 		for (unsigned int i = 0; i < n; i++) {
@@ -188,7 +185,19 @@ int filemap_fdatawait_range(struct address_space *mapping, uint64_t start, uint6
 			folio_put(batch[i]);
 		}
 	}
+}
+
+int filemap_fdatawait_range(struct address_space *mapping, uint64_t start, uint64_t end)
+{
+	if (start <= end)
+		wait_writeback_range(mapping, start >> PAGE_SHIFT, end >> PAGE_SHIFT);
 	return filemap_check_errors(mapping);
+}
+
+/* For pagecache_sync(): the error flags stay for the file's own fsync. */
+void pc_wait_all_writeback(struct address_space *mapping)
+{
+	wait_writeback_range(mapping, 0, UINT64_MAX >> PAGE_SHIFT);
 }
 
 int filemap_write_and_wait_range(struct address_space *mapping, uint64_t start, uint64_t end)
