@@ -30,6 +30,10 @@ static void usage(FILE *out)
 		"  --stale-every N    every Nth mapping validation fails (N >= 2)\n"
 		"  --short-extents    hand out extents shorter than asked, at random\n"
 		"  --dev-size SIZE    device size; small values exercise ENOSPC\n"
+		"  --buffer-heads     page cache through buffer heads (no inline files)\n"
+		"  --jdata            journaled data: a transaction per folio (no inline files)\n"
+		"  --power-cut        volatile fault device with power cuts; checks what fsync\n"
+		"                     acknowledged survives\n"
 		"  --verbose          print every operation\n"
 		"  --help             this text\n"
 		"SIZE takes K, M, G suffixes (binary).\n");
@@ -46,7 +50,10 @@ static void verbose_out(void *arg, const char *line)
 	fprintf(strncmp(line, "#", 1) ? stderr : stdout, "%s\n", line);
 }
 
-enum { O_BS = 256, O_OPS, O_SEED, O_MAX, O_EXT, O_INL, O_NODA, O_STALE, O_SHORT, O_DEV, O_VERB };
+enum {
+	O_BS = 256, O_OPS, O_SEED, O_MAX, O_EXT, O_INL, O_NODA, O_STALE, O_SHORT, O_DEV, O_VERB,
+	O_BH, O_JDATA, O_POWERCUT,
+};
 
 static const struct option long_opts[] = {
 	{ "block-size", required_argument, NULL, O_BS },
@@ -60,6 +67,9 @@ static const struct option long_opts[] = {
 	{ "short-extents", no_argument, NULL, O_SHORT },
 	{ "dev-size", required_argument, NULL, O_DEV },
 	{ "verbose", no_argument, NULL, O_VERB },
+	{ "buffer-heads", no_argument, NULL, O_BH },
+	{ "jdata", no_argument, NULL, O_JDATA },
+	{ "power-cut", no_argument, NULL, O_POWERCUT },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +106,15 @@ static bool set_opt(struct testfs_exercise_opts *o, int c, const char *arg)
 	case O_VERB:
 		o->verbose = true;
 		return true;
+	case O_BH:
+		o->buffer_heads = true;
+		return true;
+	case O_JDATA:
+		o->jdata = true;
+		return true;
+	case O_POWERCUT:
+		o->power_cut = true;
+		return true;
 	}
 	return false;
 }
@@ -115,6 +134,10 @@ static const char *check_opts(const struct testfs_exercise_opts *o)
 		return "--max-size must be at least two blocks";
 	if (o->dev_size && o->dev_size < bs)
 		return "--dev-size must hold at least one block";
+	if ((o->buffer_heads || o->jdata) && o->inline_max)
+		return "--buffer-heads and --jdata do not go with --inline-max";
+	if ((o->buffer_heads || o->jdata) && o->power_cut)
+		return "--power-cut needs the iomap modes (not --buffer-heads or --jdata)";
 	return NULL;
 }
 

@@ -22,9 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "iomap/bdev-fault.h"
 #include "iomap/bdev.h"
 #include "iomap/folio.h"
 #include "iomap/iomap.h"
+#include "iomap/mapping.h"
 #include "iomap/pagecache.h"
 #include "iomap/uio.h"
 #include "internal.h"
@@ -45,13 +47,20 @@ struct tx {
 	const struct testfs_exercise_opts *o;
 	struct testfs_exercise_result *res;
 	uint64_t rng;
-	struct bdev *bdev;
+	struct bdev *bdev; /* the filesystem's: the fault device with power_cut */
+	struct bdev *lower; /* under the fault device; NULL without power_cut */
 	struct pagecache *cache;
 	struct testfs *fs;
 	struct testfs_file *file;
+	struct testfs_handle *handle; /* for fsync */
 	unsigned int bs;
 	uint64_t max_size;
 	uint8_t *model; /* max_size bytes; zero past size */
+	/*
+	 * power_cut: durable[i] says that byte i (< size) was acknowledged by
+	 * fsync or sync and not changed since, so it must survive a power cut.
+	 */
+	uint8_t *durable;
 	uint64_t size;
 	uint64_t alloc_end; /* preallocation past EOF may reach this far */
 	uint8_t *buf; /* scratch, max_size bytes */
@@ -65,7 +74,9 @@ static const char *const op_names[TX_NR_OPS] = {
 	[TX_WRITE] = "write",   [TX_READ] = "read",     [TX_TRUNCATE] = "truncate",
 	[TX_ZERO] = "zero",     [TX_PUNCH] = "punch",   [TX_FALLOC] = "fallocate",
 	[TX_SEEK] = "seek",     [TX_FIEMAP] = "fiemap", [TX_DROP] = "drop-cache",
-	[TX_MAPBLK] = "map-blocks", [TX_RELOAD] = "reload", [TX_COMPARE] = "compare",
+	[TX_MAPBLK] = "map-blocks", [TX_RELOAD] = "reload", [TX_FSYNC] = "fsync",
+	[TX_SYNC] = "sync",     [TX_DWRITE] = "direct-write", [TX_DREAD] = "direct-read",
+	[TX_POWERCUT] = "power-cut", [TX_COMPARE] = "compare",
 };
 
 const char *testfs_exercise_op_name(enum testfs_exercise_op op)
@@ -96,6 +107,10 @@ static void tx_format_ent(const struct tx_logent *e, char *out, size_t n)
 
 	if (e->op == TX_SEEK)
 		extra = e->arg == SEEK_DATA ? " SEEK_DATA" : " SEEK_HOLE";
+	else if (e->op == TX_POWERCUT)
+		extra = e->arg == BDEV_FAULT_CUT_DROP_ALL ? " drop-all" :
+			e->arg == BDEV_FAULT_CUT_RANDOM	  ? " random"
+							  : " random+torn";
 	else if (e->op == TX_FALLOC)
 		extra = e->arg ? " keep-size" : "";
 	else if (e->op == TX_WRITE && (uint64_t)e->arg < e->len)
@@ -124,6 +139,12 @@ static void tx_replay_cmd(struct tx *t, char *out, size_t n)
 		TX_ADD(" --short-extents");
 	if (o->dev_size)
 		TX_ADD(" --dev-size %" PRIu64, o->dev_size);
+	if (o->buffer_heads)
+		TX_ADD(" --buffer-heads");
+	if (o->jdata)
+		TX_ADD(" --jdata");
+	if (o->power_cut)
+		TX_ADD(" --power-cut");
 #undef TX_ADD
 }
 
@@ -247,6 +268,29 @@ static int check_ret(struct tx *t, int64_t got, int64_t want, const char *what)
 	return 0;
 }
 
+/* The model's bytes [from, to) changed: whatever was durable there is not now. */
+static void tx_changed(struct tx *t, uint64_t from, uint64_t to)
+{
+	to = tfs_min(to, t->max_size);
+	if (t->durable && from < to)
+		memset(t->durable + from, 0, to - from);
+}
+
+/* The size changed: bytes past it are no file data, durable or not. */
+static void tx_resize(struct tx *t, uint64_t size)
+{
+	tx_changed(t, tfs_min(size, t->size), t->max_size);
+	t->size = size;
+}
+
+/* fsync or sync acknowledged [from, to): those bytes are durable as they are. */
+static void tx_durable(struct tx *t, uint64_t from, uint64_t to)
+{
+	to = tfs_min(to, t->size);
+	if (t->durable && from < to)
+		memset(t->durable + from, 1, to - from);
+}
+
 /* ENOSPC is an accepted answer only on a deliberately small device. */
 static bool tx_enospc_ok(struct tx *t, int64_t ret)
 {
@@ -315,7 +359,8 @@ static int op_write(struct tx *t)
 	if ((uint64_t)ret < limit)
 		t->res->enospc++;
 	memcpy(t->model + pos, t->buf, (size_t)ret);
-	t->size = tfs_max(t->size, pos + (uint64_t)ret);
+	tx_changed(t, pos, pos + (uint64_t)ret);
+	tx_resize(t, tfs_max(t->size, pos + (uint64_t)ret));
 	return 0;
 }
 
@@ -381,7 +426,7 @@ static int op_truncate(struct tx *t)
 		memset(t->model + size, 0, t->size - size);
 	/* Shrinking frees preallocation past EOF too; growing keeps it. */
 	t->alloc_end = size > t->size ? tfs_max(t->alloc_end, size) : size;
-	t->size = size;
+	tx_resize(t, size);
 	return 0;
 }
 
@@ -398,6 +443,7 @@ static int op_zero_or_punch(struct tx *t, bool punch)
 		return check_ret(t, ret, 0, punch ? "punch hole" : "zero range");
 	if (pos < t->size)
 		memset(t->model + pos, 0, tfs_min(pos + len, t->size) - pos);
+	tx_changed(t, pos, pos + len);
 	return 0;
 }
 
@@ -417,7 +463,7 @@ static int op_falloc(struct tx *t)
 	if (ret)
 		return check_ret(t, ret, 0, "fallocate");
 	if (!keep)
-		t->size = tfs_max(t->size, pos + len);
+		tx_resize(t, tfs_max(t->size, pos + len));
 	t->alloc_end = tfs_max(t->alloc_end, pos + len);
 	return 0;
 }
@@ -572,6 +618,7 @@ static int op_reload(struct tx *t)
 	if (ret)
 		return check_ret(t, ret, 0, "truncate to 0 and load");
 	t->alloc_end = t->size;
+	tx_changed(t, 0, t->max_size);
 	return 0;
 }
 
@@ -603,6 +650,185 @@ static int op_mapblk(struct tx *t)
 	return 0;
 }
 
+/* Write back a random range (or all of it) and wait; the model does not change. */
+static int op_fsync(struct tx *t)
+{
+	uint64_t pos = rnd(t, 2) ? 0 : pick_pos(t);
+	uint64_t end = rnd(t, 2) ? UINT64_MAX : pos + pick_len(t, pos) - 1;
+	int ret;
+
+	t->cur->pos = pos;
+	t->cur->len = end == UINT64_MAX ? 0 : end - pos + 1;
+	t->cur->arg = (int64_t)rnd(t, 2);
+	ret = testfs_fsync(t->handle, t->cur->arg, pos, end);
+	t->cur->ret = ret;
+	if (ret)
+		return check_ret(t, ret, 0, "fsync");
+	tx_durable(t, pos, end == UINT64_MAX ? t->size : end + 1);
+	if (testfs_disk_size(t->file) > t->size)
+		return tx_fail(t, "on-disk size 0x%" PRIx64 " past the size 0x%" PRIx64,
+			       testfs_disk_size(t->file), t->size);
+	return 0;
+}
+
+/*
+ * Write everything back, drop the whole cache and compare: every byte now
+ * comes from the device, through writeback's allocations and conversions.
+ */
+static int op_sync(struct tx *t)
+{
+	struct testfs_stats st;
+	int ret = testfs_sync(t->fs);
+
+	t->cur->ret = ret;
+	if (ret)
+		return check_ret(t, ret, 0, "sync");
+	tx_durable(t, 0, t->size);
+	testfs_get_stats(t->fs, &st);
+	if (st.blocks_delalloc)
+		return tx_fail(t, "%" PRIu64 " delalloc blocks left after sync", st.blocks_delalloc);
+	testfs_drop_cache(t->file);
+	if (mapping_nr_folios(t->file->inode.i_mapping))
+		return tx_fail(t, "%" PRIu64 " folios stayed cached after sync and drop",
+			       mapping_nr_folios(t->file->inode.i_mapping));
+	return read_and_check(t, 0, t->max_size, "compare after sync");
+}
+
+/* Direct I/O granularity: positions, lengths and memory. */
+#define TX_DIO_ALIGN 512U
+
+/*
+ * A direct I/O range: aligned, at least one unit, within max_size.
+ * Returns false when max_size holds no aligned unit at the position.
+ */
+static bool pick_dio_range(struct tx *t, uint64_t *pos, uint64_t *len)
+{
+	uint64_t limit = t->max_size & ~(uint64_t)(TX_DIO_ALIGN - 1);
+
+	*pos = pick_pos(t) & ~(uint64_t)(TX_DIO_ALIGN - 1);
+	*len = (pick_len(t, *pos) + TX_DIO_ALIGN - 1) & ~(uint64_t)(TX_DIO_ALIGN - 1);
+	if (*pos >= limit)
+		return false;
+	*len = tfs_min(*len, limit - *pos);
+	return true;
+}
+
+static int op_dwrite(struct tx *t)
+{
+	uint64_t pos, len;
+	ssize_t ret;
+
+	if (!pick_dio_range(t, &pos, &len))
+		return 0;
+	fill_random(t, t->buf, len);
+	t->cur->pos = pos;
+	t->cur->len = len;
+	ret = testfs_direct_write(t->file, pos, t->buf, len);
+	t->cur->ret = ret;
+	if (tx_enospc_ok(t, ret))
+		return 0;
+	if (ret != (ssize_t)len)
+		return check_ret(t, ret, (int64_t)len, "direct write");
+	memcpy(t->model + pos, t->buf, len);
+	tx_changed(t, pos, pos + len);
+	tx_resize(t, tfs_max(t->size, pos + len));
+	return 0;
+}
+
+static int op_dread(struct tx *t)
+{
+	uint64_t pos, len, want;
+	ssize_t ret;
+
+	if (!pick_dio_range(t, &pos, &len))
+		return 0;
+	want = pos < t->size ? tfs_min(len, t->size - pos) : 0;
+	t->cur->pos = pos;
+	t->cur->len = len;
+	ret = testfs_direct_read(t->file, pos, t->buf, len);
+	t->cur->ret = ret;
+	if (ret != (ssize_t)want)
+		return check_ret(t, ret, (int64_t)want, "direct read");
+	return check_bytes(t, pos, t->buf, want, "direct read");
+}
+
+/* ---- power cuts ---- */
+
+static unsigned int pick_cut_mode(struct tx *t)
+{
+	switch (rnd(t, 3)) {
+	case 0:
+		return BDEV_FAULT_CUT_DROP_ALL;
+	case 1:
+		return BDEV_FAULT_CUT_RANDOM;
+	default:
+		return BDEV_FAULT_CUT_RANDOM | BDEV_FAULT_CUT_TORN;
+	}
+}
+
+/*
+ * With the cache dropped, every durable byte must read back as the model
+ * has it.  Folios that stay (dirty ones) hold bytes written after the
+ * acknowledgement, or next to such bytes in the same block; theirs come
+ * from memory.
+ */
+static int check_durable(struct tx *t)
+{
+	ssize_t ret;
+
+	testfs_drop_cache(t->file);
+	ret = testfs_read(t->file, 0, t->buf, t->size);
+	if (ret != (ssize_t)t->size)
+		return check_ret(t, ret, (int64_t)t->size, "read after power cut");
+	for (uint64_t i = 0; i < t->size; i++) {
+		if (t->durable[i] && t->buf[i] != t->model[i])
+			return tx_fail(t, "power cut lost byte 0x%" PRIx64 " that fsync acknowledged:"
+				       " expected 0x%02x, got 0x%02x", i, t->model[i], t->buf[i]);
+	}
+	return 0;
+}
+
+/*
+ * What was not durable may read as older data now.  Write everything
+ * back, read it from the device and write the model's bytes again where
+ * they differ, so that the model stays the truth for what follows.  The
+ * blocks exist (they were just read from), so this needs no space.
+ */
+static int resync_after_cut(struct tx *t)
+{
+	int ret = testfs_sync(t->fs);
+
+	if (ret)
+		return check_ret(t, ret, 0, "sync after power cut");
+	testfs_drop_cache(t->file);
+	if (testfs_read(t->file, 0, t->buf, t->size) != (ssize_t)t->size)
+		return tx_fail(t, "short read after power cut");
+	for (uint64_t i = 0, end; i < t->size; i = end) {
+		for (end = i; end < t->size && t->buf[end] != t->model[end]; end++)
+			;
+		if (end > i && testfs_write(t->file, i, t->model + i, end - i) != (ssize_t)(end - i))
+			return tx_fail(t, "rewrite of 0x%" PRIx64 " +0x%" PRIx64 " after power cut failed",
+				       i, end - i);
+		end += end == i;
+	}
+	return 0;
+}
+
+static int op_powercut(struct tx *t)
+{
+	unsigned int mode = pick_cut_mode(t);
+	int ret;
+
+	t->cur->arg = mode;
+	t->cur->len = t->size;
+	ret = bdev_fault_power_cut(t->bdev, mode, testfs_rand(&t->rng));
+	t->cur->ret = ret;
+	if (ret)
+		return check_ret(t, ret, 0, "power cut");
+	ret = check_durable(t);
+	return ret ? ret : resync_after_cut(t);
+}
+
 /* ---- driver ---- */
 
 /* Cumulative weights: writes and reads dominate, as in fsx. */
@@ -612,20 +838,28 @@ static const struct {
 } tx_weights[] = {
 	{ TX_WRITE, 24 }, { TX_READ, 18 }, { TX_TRUNCATE, 6 }, { TX_ZERO, 6 },
 	{ TX_PUNCH, 6 },  { TX_FALLOC, 6 }, { TX_SEEK, 8 },    { TX_FIEMAP, 5 },
-	{ TX_DROP, 5 },   { TX_MAPBLK, 5 }, { TX_RELOAD, 2 },  { TX_COMPARE, 1 },
+	{ TX_DROP, 5 },   { TX_MAPBLK, 5 }, { TX_RELOAD, 2 },  { TX_FSYNC, 4 },
+	{ TX_SYNC, 2 },   { TX_DWRITE, 6 }, { TX_DREAD, 5 },   { TX_POWERCUT, 3 },
+	{ TX_COMPARE, 1 },
 };
+
+/* Power cuts only with power_cut: without, the stream is as if they did not exist. */
+static unsigned int op_weight(const struct tx *t, size_t i)
+{
+	return tx_weights[i].op == TX_POWERCUT && !t->o->power_cut ? 0 : tx_weights[i].weight;
+}
 
 static enum testfs_exercise_op pick_op(struct tx *t)
 {
 	unsigned int total = 0, r;
 
 	for (size_t i = 0; i < sizeof(tx_weights) / sizeof(tx_weights[0]); i++)
-		total += tx_weights[i].weight;
+		total += op_weight(t, i);
 	r = (unsigned int)rnd(t, total);
 	for (size_t i = 0;; i++) {
-		if (r < tx_weights[i].weight)
+		if (r < op_weight(t, i))
 			return tx_weights[i].op;
-		r -= tx_weights[i].weight;
+		r -= op_weight(t, i);
 	}
 }
 
@@ -654,9 +888,33 @@ static int run_op(struct tx *t, enum testfs_exercise_op op)
 		return op_mapblk(t);
 	case TX_RELOAD:
 		return op_reload(t);
+	case TX_FSYNC:
+		return op_fsync(t);
+	case TX_SYNC:
+		return op_sync(t);
+	case TX_DWRITE:
+		return op_dwrite(t);
+	case TX_DREAD:
+		return op_dread(t);
+	case TX_POWERCUT:
+		return op_powercut(t);
 	default:
 		return op_compare(t);
 	}
+}
+
+/* jdata: one writer, so never more than one transaction open, and none nested. */
+static int check_transactions(struct tx *t)
+{
+	struct testfs_stats st;
+
+	if (!t->o->jdata)
+		return 0;
+	testfs_get_stats(t->fs, &st);
+	if (st.trans_nested || st.trans_max_open > 1)
+		return tx_fail(t, "transactions: %" PRIu64 " nested, %" PRIu64 " open at once",
+			       st.trans_nested, st.trans_max_open);
+	return 0;
 }
 
 static int tx_step(struct tx *t, enum testfs_exercise_op op)
@@ -679,11 +937,29 @@ static int tx_step(struct tx *t, enum testfs_exercise_op op)
 		return tx_fail(t, "testfs_check: %s", msg);
 	if (ret)
 		return ret;
+	ret = check_transactions(t);
+	if (ret)
+		return ret;
 	if (!t->final_check) {
 		t->res->count[op]++;
 		t->res->ops_done++;
 	}
 	return 0;
+}
+
+/* A RAM device; with power_cut, a fault device in volatile mode on top of it. */
+static int tx_open_device(struct tx *t, uint64_t size)
+{
+	int ret;
+
+	if (!t->o->power_cut)
+		return bdev_open_ram(size, 512, &t->bdev);
+	ret = bdev_open_ram(size, 512, &t->lower);
+	if (!ret)
+		ret = bdev_fault_create(t->lower, &t->bdev);
+	if (!ret)
+		ret = bdev_fault_set_volatile(t->bdev, true);
+	return ret;
 }
 
 static int tx_setup(struct tx *t)
@@ -693,31 +969,43 @@ static int tx_setup(struct tx *t)
 		.block_size = o->block_size, .max_extent = o->max_extent,
 		.delalloc = !o->no_delalloc, .inline_max = o->inline_max,
 		.short_extents = o->short_extents, .stale_every = o->stale_every, .seed = o->seed,
+		.buffer_heads = o->buffer_heads, .jdata = o->jdata,
 	};
 	uint64_t dev = o->dev_size ? o->dev_size : 2 * t->max_size + (1U << 20);
 	int ret;
 
 	if (o->block_size < 512 || o->block_size > 4096 || t->max_size < 2ULL * o->block_size)
 		return -EINVAL;
+	/* Buffer-head writeback allocates MAPPED before the data is durable. */
+	if (o->power_cut && (o->buffer_heads || o->jdata))
+		return -EINVAL;
 	t->model = calloc(1, t->max_size);
-	t->buf = malloc(t->max_size);
+	if (o->power_cut && !(t->durable = calloc(1, t->max_size)))
+		return -ENOMEM;
+	/* Aligned for direct I/O. */
+	t->buf = aligned_alloc(PAGE_SIZE, (t->max_size + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 	if (!t->model || !t->buf)
 		return -ENOMEM;
-	ret = bdev_open_ram(dev, 512, &t->bdev);
+	ret = tx_open_device(t, dev);
 	if (!ret)
 		ret = pagecache_create(&(struct pagecache_opts){ 0 }, &t->cache);
 	if (!ret)
 		ret = testfs_create(t->bdev, t->cache, &fo, &t->fs);
 	if (!ret)
 		ret = testfs_file_create(t->fs, &t->file);
+	if (!ret)
+		ret = testfs_open(t->file, &t->handle);
 	return ret;
 }
 
 static void tx_teardown(struct tx *t)
 {
+	testfs_close(t->handle);
 	testfs_destroy(t->fs);
 	pagecache_destroy(t->cache);
 	bdev_close(t->bdev);
+	bdev_close(t->lower);
+	free(t->durable);
 	free(t->model);
 	free(t->buf);
 }

@@ -187,3 +187,56 @@ void testfs_ext_convert(struct testfs_extmap *map, uint64_t lblk, uint64_t len,
 	}
 	ext_merge_around(map, i);
 }
+
+/* The next extent at or after @cur, below @end, in state @state; nr if none. */
+static size_t ext_next_in_state(const struct testfs_extmap *map, uint64_t cur, uint64_t end,
+				enum testfs_ext_state state)
+{
+	for (size_t i = testfs_ext_find(map, cur); i < map->nr && map->ext[i].lblk < end; i++)
+		if (map->ext[i].state == state)
+			return i;
+	return map->nr;
+}
+
+int64_t testfs_ext_convert_state(struct testfs_extmap *map, uint64_t lblk, uint64_t len,
+				 enum testfs_ext_state from, enum testfs_ext_state to)
+{
+	uint64_t cur = lblk, end = lblk + len;
+	int64_t done = 0;
+
+	for (;;) {
+		size_t i = ext_next_in_state(map, cur, end, from);
+		uint64_t start, stop, pblk;
+
+		if (i == map->nr)
+			return done;
+		start = tfs_max(cur, map->ext[i].lblk);
+		stop = tfs_min(end, testfs_ext_end(&map->ext[i]));
+		pblk = map->ext[i].pblk + (start - map->ext[i].lblk);
+		if (testfs_ext_reserve(map, 2))
+			return -ENOMEM;
+		testfs_ext_convert(map, start, stop - start, to, pblk);
+		done += (int64_t)(stop - start);
+		cur = stop;
+	}
+}
+
+uint64_t testfs_ext_remove_state(struct testfs_extmap *map, uint64_t lblk, uint64_t len,
+				 enum testfs_ext_state state, testfs_ext_release_t release,
+				 void *arg)
+{
+	uint64_t cur = lblk, end = lblk + len, removed = 0;
+
+	for (;;) {
+		size_t i = ext_next_in_state(map, cur, end, state);
+		uint64_t start, stop;
+
+		if (i == map->nr)
+			return removed;
+		start = tfs_max(cur, map->ext[i].lblk);
+		stop = tfs_min(end, testfs_ext_end(&map->ext[i]));
+		ext_remove_one(map, i, start, stop, release, arg);
+		removed += stop - start;
+		cur = stop;
+	}
+}

@@ -31,6 +31,7 @@
 #include "iomap/buffered-io.h"
 #include "iomap/folio.h"
 #include "iomap/mapping.h"
+#include "iomap/pagecache.h"
 #include "internal.h"
 
 static const struct iomap_folio_ops testfs_folio_ops;
@@ -77,9 +78,10 @@ void testfs_release_piece(void *arg, const struct testfs_extent *piece)
 #define TESTFS_SYNC_CHUNK (1U << 20)
 
 /* One bio of @len bytes (a multiple of the block size) from @buf at block @pblk. */
-static int write_chunk_sync(struct testfs *fs, uint64_t pblk, void *buf, size_t len)
+static int write_chunk_sync(struct testfs *fs, uint64_t pblk, void *buf, size_t len,
+			    unsigned int flags)
 {
-	struct bio *bio = bio_alloc(fs->bdev, 1, BIO_OP_WRITE, 0);
+	struct bio *bio = bio_alloc(fs->bdev, 1, BIO_OP_WRITE, flags);
 	int ret = -EIO;
 
 	if (!bio)
@@ -96,7 +98,8 @@ static int write_chunk_sync(struct testfs *fs, uint64_t pblk, void *buf, size_t 
  * copy through a page-aligned bounce buffer (direct I/O engines want
  * aligned memory), zero padding the last block, and wait for each bio.
  */
-int testfs_write_sync(struct testfs *fs, uint64_t pblk, const void *data, size_t len)
+int testfs_write_sync(struct testfs *fs, uint64_t pblk, const void *data, size_t len,
+		      unsigned int flags)
 {
 	size_t bsize = testfs_bsize(fs), cap = tfs_min(testfs_round_up(fs, len),
 						     (uint64_t)TESTFS_SYNC_CHUNK);
@@ -110,7 +113,7 @@ int testfs_write_sync(struct testfs *fs, uint64_t pblk, const void *data, size_t
 
 		memcpy(buf, (const char *)data + done, n);
 		memset((char *)buf + n, 0, padded - n);
-		ret = write_chunk_sync(fs, pblk + done / bsize, buf, padded);
+		ret = write_chunk_sync(fs, pblk + done / bsize, buf, padded, flags);
 		done += n;
 	}
 	free(buf);
@@ -127,7 +130,9 @@ int testfs_write_sync(struct testfs *fs, uint64_t pblk, const void *data, size_t
  * dropped and read back from the block, with the same result.  Nothing
  * touches the folio here, which is why no folio lock is needed.  The write
  * is synchronous because the folio may be dropped at any time after we
- * return, and a read must then find the data on disk.
+ * return, and a read must then find the data on disk.  It is FUA because
+ * inline data is as durable as the inode it lived in: once the file points
+ * at the block, a power cut must not take back what fsync acknowledged.
  */
 int testfs_unstuff_locked(struct testfs_file *f)
 {
@@ -142,7 +147,7 @@ int testfs_unstuff_locked(struct testfs_file *f)
 		if (testfs_alloc_reserve(&fs->alloc, 1, false) < 0)
 			return -ENOSPC;
 		testfs_alloc_claim(&fs->alloc, 0, 1, &pblk);
-		ret = testfs_write_sync(fs, pblk, f->inl->data, size);
+		ret = testfs_write_sync(fs, pblk, f->inl->data, size, BIO_FUA);
 		if (ret) {
 			testfs_alloc_free(&fs->alloc, pblk, 1);
 			return ret;
@@ -162,7 +167,10 @@ int testfs_unstuff_locked(struct testfs_file *f)
 static void map_common(struct testfs_file *f, struct iomap *iomap)
 {
 	iomap->bdev = f->fs->bdev;
-	iomap->folio_ops = &testfs_folio_ops;
+	/* Folios carry buffer heads: iomap must work on them through those. */
+	if (testfs_uses_bh(f->fs))
+		iomap->flags |= IOMAP_F_BUFFER_HEAD;
+	iomap->folio_ops = f->fs->opts.jdata ? &testfs_jdata_folio_ops : &testfs_folio_ops;
 	iomap->validity_cookie = atomic_load_explicit(&f->seq, memory_order_relaxed);
 }
 
@@ -281,7 +289,7 @@ static int begin_read(struct testfs_file *f, uint64_t pos, uint64_t length, unsi
  * nearest allocated extent before it, so a file written front to back is
  * contiguous on disk.
  */
-static uint64_t alloc_goal(const struct testfs_file *f, size_t next)
+uint64_t testfs_alloc_goal(const struct testfs_file *f, size_t next)
 {
 	for (size_t i = next; i-- > 0;) {
 		const struct testfs_extent *e = &f->map.ext[i];
@@ -293,13 +301,44 @@ static uint64_t alloc_goal(const struct testfs_file *f, size_t next)
 }
 
 /*
+ * Reserve up to @want blocks for a write into a hole: a direct write takes
+ * them from the reservation testfs_direct_write() made for its whole range
+ * (so it never runs out of space half-way), a buffered write from the
+ * allocator, as many as there are.  Returns the number or -ENOSPC.
+ */
+static int64_t alloc_reserve(struct testfs_file *f, uint64_t want, unsigned int flags)
+{
+	int64_t got;
+
+	if (!(flags & IOMAP_DIRECT) || !f->dio_reserved)
+		return testfs_alloc_reserve(&f->fs->alloc, want, true);
+	got = (int64_t)tfs_min(want, f->dio_reserved);
+	f->dio_reserved -= (uint64_t)got;
+	return got;
+}
+
+/*
+ * Blocks a write allocates at once (no delalloc, or direct I/O) start
+ * UNWRITTEN and become MAPPED when their data is on disk (->ioend_done,
+ * ->end_io), so that a block whose write failed, or was lost to a power
+ * cut, reads as zeroes and not as what it held before; a partly written
+ * block shows the zeroes written around the data.  Buffer-head writeback
+ * has no completion to convert in, so those modes allocate MAPPED.
+ */
+static bool alloc_unwritten(const struct testfs *fs, unsigned int flags)
+{
+	return (flags & IOMAP_DIRECT) || !testfs_uses_bh(fs);
+}
+
+/*
  * A write into a hole: reserve (delalloc) or allocate blocks from the block
  * holding @pos, as many as the write needs, limited by the next extent,
  * max_extent and free space.  Fewer than asked is fine: iomap comes back
- * for the rest.
+ * for the rest.  Direct writes get real blocks, never DELALLOC: there is
+ * no folio to write back.
  */
 static int begin_alloc(struct testfs_file *f, size_t next, uint64_t pos, uint64_t length,
-		       struct iomap *iomap)
+		       unsigned int flags, struct iomap *iomap)
 {
 	struct testfs *fs = f->fs;
 	uint64_t lblk = pos >> fs->blkbits;
@@ -316,14 +355,14 @@ static int begin_alloc(struct testfs_file *f, size_t next, uint64_t pos, uint64_
 	/* One slot for the insert, one for ->end cutting off what the write did not use. */
 	if (testfs_ext_reserve(&f->map, 2))
 		return -ENOMEM;
-	got = testfs_alloc_reserve(&fs->alloc, want, true);
+	got = alloc_reserve(f, want, flags);
 	if (got < 0)
 		return (int)got;
 	e.len = (uint64_t)got;
-	if (!fs->opts.delalloc) {
-		e.len = testfs_alloc_claim(&fs->alloc, alloc_goal(f, next), e.len, &e.pblk);
+	if (!testfs_delalloc(fs) || (flags & IOMAP_DIRECT)) {
+		e.len = testfs_alloc_claim(&fs->alloc, testfs_alloc_goal(f, next), e.len, &e.pblk);
 		testfs_alloc_unreserve(&fs->alloc, (uint64_t)got - e.len);
-		e.state = TESTFS_EXT_MAPPED;
+		e.state = alloc_unwritten(fs, flags) ? TESTFS_EXT_UNWRITTEN : TESTFS_EXT_MAPPED;
 	}
 	testfs_ext_insert(&f->map, &e);
 	testfs_map_changed(f);
@@ -333,8 +372,17 @@ static int begin_alloc(struct testfs_file *f, size_t next, uint64_t pos, uint64_
 	return 0;
 }
 
+static int convert_delalloc(struct testfs_file *f, uint64_t lblk);
+
+/*
+ * Writes.  A stuffed file keeps taking writes inline while they fit
+ * (direct ones too: iomap copies them into the buffer); past inline_max
+ * it is unstuffed first.  A direct write finds no DELALLOC normally (the
+ * range was written back before ->begin), but if it does it allocates the
+ * extent as writeback would.
+ */
 static int begin_write(struct testfs_file *f, uint64_t pos, uint64_t length,
-		       struct iomap *iomap)
+		       unsigned int flags, struct iomap *iomap)
 {
 	uint64_t lblk = pos >> f->fs->blkbits;
 	size_t i;
@@ -351,10 +399,16 @@ static int begin_write(struct testfs_file *f, uint64_t pos, uint64_t length,
 	}
 	i = testfs_ext_find(&f->map, lblk);
 	if (i < f->map.nr && testfs_ext_contains(&f->map.ext[i], lblk)) {
+		if ((flags & IOMAP_DIRECT) && f->map.ext[i].state == TESTFS_EXT_DELALLOC) {
+			ret = convert_delalloc(f, lblk);
+			if (ret)
+				return ret;
+			i = testfs_ext_find(&f->map, lblk);
+		}
 		map_extent(f, &f->map.ext[i], lblk, iomap);
 		return 0;
 	}
-	return begin_alloc(f, i, pos, length, iomap);
+	return begin_alloc(f, i, pos, length, flags, iomap);
 }
 
 static int testfs_iomap_begin(struct inode *inode, uint64_t pos, uint64_t length,
@@ -368,7 +422,7 @@ static int testfs_iomap_begin(struct inode *inode, uint64_t pos, uint64_t length
 	length = tfs_min(tfs_max(length, (uint64_t)1), TESTFS_MAX_FILE_SIZE - pos);
 	pthread_mutex_lock(&f->map_lock);
 	if (flags & IOMAP_WRITE)
-		ret = begin_write(f, pos, length, iomap);
+		ret = begin_write(f, pos, length, flags, iomap);
 	else
 		ret = begin_read(f, pos, length, flags, iomap);
 	if (!ret)
@@ -380,38 +434,77 @@ static int testfs_iomap_begin(struct inode *inode, uint64_t pos, uint64_t length
 /* ---- ->end ---- */
 
 /*
+ * Take the pieces of blocks [first, first + nr) that are in state @a or @b
+ * out of the map.  Returns the blocks removed or -ENOMEM.  Caller holds
+ * map_lock.
+ */
+static int64_t remove_states_locked(struct testfs_file *f, uint64_t first, uint64_t nr,
+				    enum testfs_ext_state a, enum testfs_ext_state b)
+{
+	uint64_t n = 0;
+
+	if (testfs_ext_reserve(&f->map, 1))
+		return -ENOMEM;
+	n += testfs_ext_remove_state(&f->map, first, nr, a, testfs_release_piece, f->fs);
+	if (testfs_ext_reserve(&f->map, 1))
+		return -ENOMEM;
+	n += testfs_ext_remove_state(&f->map, first, nr, b, testfs_release_piece, f->fs);
+	return (int64_t)n;
+}
+
+/*
  * A write did @written of the @length bytes from @pos into a mapping it
  * had newly reserved or allocated: give back the blocks it did not reach.
  * A block the write reached partly stays (it holds data now).  Nothing is
  * cached over the blocks given back: the writer holds i_rwsem exclusive
  * and the blocks were a hole when ->begin ran.  If nothing at all was
  * written, the block holding @pos goes too: its data would otherwise be
- * whatever the disk holds there.  Returns 0 or -ENOMEM (the blocks then
- * stay allocated; ->begin reserved the slot, so only a concurrent
- * testfs_map_blocks() can have used it up).
+ * whatever the disk holds there.
+ *
+ * With delalloc, a buffered write gives back only DELALLOC blocks.
+ * Blocks that writeback allocated meanwhile (UNWRITTEN: it maps a whole
+ * delalloc extent, reservations of writes still copying included) stay, as
+ * XFS keeps them: they read as zeroes, and the write that comes back for
+ * the rest of its range (the allocation made its mapping stale) fills them
+ * instead of reserving and having them allocated all over again.  A write
+ * that allocated at once gives back its own allocation (UNWRITTEN, or
+ * MAPPED in the buffer-head modes): nothing else can have put blocks in
+ * what was a hole.
+ *
+ * Returns 0 or -ENOMEM (the blocks then stay allocated; ->begin reserved
+ * the slot, so only a concurrent map_blocks can have used it up).
  */
 static int end_release_new(struct testfs_file *f, uint64_t pos, int64_t written,
-			   const struct iomap *iomap)
+			   unsigned int flags, const struct iomap *iomap)
 {
 	struct testfs *fs = f->fs;
-	uint64_t start, end = iomap->offset + iomap->length;
-	int ret;
+	uint64_t start, end = iomap->offset + iomap->length, first, nr;
+	bool own_unwritten = alloc_unwritten(fs, flags) &&
+			     (!testfs_delalloc(fs) || (flags & IOMAP_DIRECT));
+	int64_t n;
 
 	start = written > 0 ? testfs_round_up(fs, pos + (uint64_t)written)
 			    : testfs_round_down(fs, pos);
 	start = tfs_max(start, iomap->offset);
 	if (start >= end)
 		return 0;
+	first = start >> fs->blkbits;
+	nr = (end - start) >> fs->blkbits;
+	/*
+	 * Buffer heads may name the blocks (a short copy zeroes and dirties
+	 * the new buffers it prepared): drop them first, as gfs2 does.
+	 */
+	if (testfs_uses_bh(fs) && !(flags & IOMAP_DIRECT))
+		truncate_pagecache_range(&f->inode, start, end - 1);
 	pthread_mutex_lock(&f->map_lock);
-	ret = testfs_ext_reserve(&f->map, 1);
-	if (!ret) {
-		testfs_ext_remove(&f->map, start >> fs->blkbits, (end - start) >> fs->blkbits,
-				  testfs_release_piece, fs);
-		testfs_map_changed(f);
-		testfs_count(fs, blocks_released, (end - start) >> fs->blkbits);
-	}
+	/* An allocation of its own is UNWRITTEN (alloc_unwritten): that goes instead. */
+	n = remove_states_locked(f, first, nr, TESTFS_EXT_DELALLOC,
+				 own_unwritten ? TESTFS_EXT_UNWRITTEN : TESTFS_EXT_MAPPED);
+	testfs_map_changed(f);
+	if (n > 0)
+		testfs_count(fs, blocks_released, (uint64_t)n);
 	pthread_mutex_unlock(&f->map_lock);
-	return ret;
+	return n < 0 ? (int)n : 0;
 }
 
 static int testfs_iomap_end(struct inode *inode, uint64_t pos, uint64_t length, int64_t written,
@@ -430,7 +523,7 @@ static int testfs_iomap_end(struct inode *inode, uint64_t pos, uint64_t length, 
 	if (iomap->flags & IOMAP_F_SIZE_CHANGED)
 		testfs_count(f->fs, size_changes, 1);
 	if ((iomap->flags & IOMAP_F_NEW) && written < (int64_t)length)
-		return end_release_new(f, pos, written, iomap);
+		return end_release_new(f, pos, written, flags, iomap);
 	return 0;
 }
 
@@ -446,7 +539,7 @@ const struct iomap_ops testfs_iomap_ops = {
  * number is read atomically.  Anything that changed the extent map since
  * ->begin (writeback converting delalloc, for one) bumped it.
  */
-static bool testfs_iomap_valid(struct inode *inode, const struct iomap *iomap)
+bool testfs_iomap_valid(struct inode *inode, const struct iomap *iomap)
 {
 	struct testfs_file *f = TESTFS_F(inode);
 	struct testfs *fs = f->fs;
@@ -460,7 +553,23 @@ static bool testfs_iomap_valid(struct inode *inode, const struct iomap *iomap)
 	return iomap->validity_cookie == atomic_load_explicit(&f->seq, memory_order_acquire);
 }
 
+/*
+ * After each folio of a write, as the kernel's iomap_write_iter() does
+ * (libiomap's does not): the page cache may make the writer wait for, or
+ * do, writeback, so that dirty data stays within the cache's budget.  No
+ * folio lock is held by then; i_rwsem is, which ->writepages never takes.
+ */
+static void testfs_put_folio(struct inode *inode, uint64_t pos, size_t copied,
+			     struct folio *folio)
+{
+	folio_unlock(folio);
+	folio_put(folio);
+	if (copied)
+		balance_dirty_pages_ratelimited(inode->i_mapping);
+}
+
 static const struct iomap_folio_ops testfs_folio_ops = {
+	.put_folio = testfs_put_folio,
 	.iomap_valid = testfs_iomap_valid,
 };
 
@@ -470,6 +579,13 @@ static const struct iomap_folio_ops testfs_folio_ops = {
  * Turn the DELALLOC extent holding @lblk into real blocks, run by run from
  * its start (first fit after the extent before it keeps the file
  * contiguous when it can).  The reservation pays for every claim.
+ *
+ * The blocks start UNWRITTEN, as ext4's and XFS's COW writeback does, and
+ * become MAPPED in ->ioend_done once their data is on disk: until then a
+ * reader that misses the cache (the data is dirty or under writeback, so
+ * only a failed write or a power cut lets it) reads zeroes, never whatever
+ * the blocks held before.  Every DELALLOC block has its data in a dirty
+ * folio, so nothing is lost by reading it as zeroes meanwhile.
  */
 static int convert_delalloc(struct testfs_file *f, uint64_t lblk)
 {
@@ -483,8 +599,8 @@ static int convert_delalloc(struct testfs_file *f, uint64_t lblk)
 		if (testfs_ext_reserve(&f->map, 2))
 			return -ENOMEM;
 		i = testfs_ext_find(&f->map, cur);
-		got = testfs_alloc_claim(&fs->alloc, alloc_goal(f, i), end - cur, &pblk);
-		testfs_ext_convert(&f->map, cur, got, TESTFS_EXT_MAPPED, pblk);
+		got = testfs_alloc_claim(&fs->alloc, testfs_alloc_goal(f, i), end - cur, &pblk);
+		testfs_ext_convert(&f->map, cur, got, TESTFS_EXT_UNWRITTEN, pblk);
 		testfs_count(fs, blocks_converted, got);
 		cur += got;
 	}
@@ -492,7 +608,7 @@ static int convert_delalloc(struct testfs_file *f, uint64_t lblk)
 	return 0;
 }
 
-static int map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
+int testfs_map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
 			     struct iomap *iomap)
 {
 	uint64_t lblk = pos >> f->fs->blkbits;
@@ -504,6 +620,7 @@ static int map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
 	i = testfs_ext_find(&f->map, lblk);
 	if (i == f->map.nr || !testfs_ext_contains(&f->map.ext[i], lblk)) {
 		map_hole(f, i, pos, pos + tfs_max(len, (uint64_t)1), iomap);
+		map_common(f, iomap);
 		return 0;
 	}
 	if (f->map.ext[i].state == TESTFS_EXT_DELALLOC) {
@@ -513,6 +630,7 @@ static int map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
 		i = testfs_ext_find(&f->map, lblk);
 	}
 	map_extent(f, &f->map.ext[i], lblk, iomap);
+	map_common(f, iomap);
 	return 0;
 }
 
@@ -525,9 +643,7 @@ int testfs_map_blocks(struct testfs_file *f, uint64_t pos, uint64_t len, struct 
 	len = tfs_min(len, TESTFS_MAX_FILE_SIZE - pos);
 	memset(iomap, 0, sizeof(*iomap));
 	pthread_mutex_lock(&f->map_lock);
-	ret = map_blocks_locked(f, pos, len, iomap);
-	if (!ret)
-		map_common(f, iomap);
+	ret = testfs_map_blocks_locked(f, pos, len, iomap);
 	pthread_mutex_unlock(&f->map_lock);
 	return ret;
 }
@@ -547,6 +663,7 @@ static void testfs_readahead(struct readahead_control *rac)
 const struct address_space_ops testfs_aops = {
 	.read_folio = testfs_read_folio,
 	.readahead = testfs_readahead,
+	.writepages = testfs_writepages,
 	.release_folio = iomap_release_folio,
 	.invalidate_folio = iomap_invalidate_folio,
 	.is_partially_uptodate = iomap_is_partially_uptodate,

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * testfs_file_load(): put a file's contents straight on disk, as if it
- * had been written back and the filesystem mounted again.  Writeback does
- * not exist yet, so without this every byte a test reads would come from
- * dirty folios, and iomap's read path (bios, readahead, read-modify-write
- * of partial blocks) would never see a MAPPED block with data behind it.
+ * had been written back and the filesystem mounted again: a quick way for
+ * tests to give iomap's read path (bios, readahead, read-modify-write of
+ * partial blocks) MAPPED blocks with data behind them, without going
+ * through the page cache and writeback.
  *
  * It is safe only because the file is empty and has no folios: nothing in
  * the page cache can disagree with what is written to the blocks.
@@ -68,7 +68,7 @@ static int64_t load_run(struct testfs_file *f, const uint8_t *buf, uint64_t size
 	got = testfs_alloc_claim(&fs->alloc, load_goal(f), len, &pblk);
 	*need -= got;
 	ret = testfs_write_sync(fs, pblk, buf + (blk << fs->blkbits),
-				(size_t)tfs_min(got << fs->blkbits, size - (blk << fs->blkbits)));
+				(size_t)tfs_min(got << fs->blkbits, size - (blk << fs->blkbits)), 0);
 	if (ret) {
 		testfs_alloc_free(&fs->alloc, pblk, got);
 		return ret;
@@ -123,6 +123,7 @@ static int load_locked(struct testfs_file *f, const uint8_t *buf, uint64_t size)
 			return ret;
 	}
 	i_size_write(&f->inode, size);
+	f->disk_size = size;
 	testfs_map_changed(f);
 	return 0;
 }

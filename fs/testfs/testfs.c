@@ -15,9 +15,11 @@
 
 #include "iomap/bdev.h"
 #include "iomap/buffered-io.h"
+#include "iomap/folio.h"
 #include "iomap/mapping.h"
 #include "iomap/seek.h"
 #include "iomap/uio.h"
+#include "iomap/workqueue.h"
 #include "internal.h"
 
 /* ---- filesystem ---- */
@@ -31,6 +33,8 @@ static int check_opts(const struct testfs_opts *o, struct bdev *bdev)
 	if (bs < bdev_logical_block_size(bdev) || bdev_nr_bytes(bdev) < bs)
 		return -EINVAL;
 	if (o->max_extent % bs || o->inline_max >= bs || o->stale_every == 1)
+		return -EINVAL;
+	if ((o->buffer_heads || o->jdata) && o->inline_max)
 		return -EINVAL;
 	return 0;
 }
@@ -60,6 +64,15 @@ int testfs_create(struct bdev *bdev, struct pagecache *cache, const struct testf
 		free(fs);
 		return ret;
 	}
+	ret = testfs_journal_init(fs);
+	if (!ret)
+		ret = workqueue_create(1, &fs->wq);
+	if (ret) {
+		testfs_journal_destroy(fs);
+		testfs_alloc_destroy(&fs->alloc);
+		free(fs);
+		return ret;
+	}
 	pthread_mutex_init(&fs->files_lock, NULL);
 	*out = fs;
 	return 0;
@@ -71,6 +84,9 @@ void testfs_destroy(struct testfs *fs)
 		return;
 	while (fs->files)
 		testfs_file_destroy(fs->files);
+	/* Empty by now: destroying a file waits for its writeback, ioend_done included. */
+	workqueue_destroy(fs->wq);
+	testfs_journal_destroy(fs);
 	pthread_mutex_destroy(&fs->files_lock);
 	testfs_alloc_destroy(&fs->alloc);
 	free(fs);
@@ -92,16 +108,21 @@ int testfs_file_create(struct testfs *fs, struct testfs_file **out)
 			return -ENOMEM;
 		}
 	}
-	ret = inode_init(&f->inode, fs->cache, fs->blkbits, &testfs_aops);
+	f->fs = fs;
+	ret = testfs_trans_init(f);
+	if (!ret)
+		ret = inode_init(&f->inode, fs->cache, fs->blkbits,
+				 testfs_uses_bh(fs) ? &testfs_bh_aops : &testfs_aops);
 	if (ret) {
+		testfs_trans_free(f);
 		testfs_inline_put(f->inl);
 		free(f);
 		return ret;
 	}
-	f->fs = fs;
 	f->inode.i_private = f;
 	testfs_ext_init(&f->map, fs->max_ext_blocks);
 	pthread_mutex_init(&f->map_lock, NULL);
+	pthread_mutex_init(&f->wb_mutex, NULL);
 
 	pthread_mutex_lock(&fs->files_lock);
 	f->inode.i_ino = fs->next_ino++;
@@ -136,6 +157,8 @@ void testfs_file_destroy(struct testfs_file *f)
 	testfs_ext_remove(&f->map, 0, UINT64_MAX, testfs_release_piece, fs);
 	testfs_ext_free(&f->map);
 	testfs_inline_put(f->inl);
+	testfs_trans_free(f);
+	pthread_mutex_destroy(&f->wb_mutex);
 	pthread_mutex_destroy(&f->map_lock);
 	free(f);
 }
@@ -182,6 +205,26 @@ static int check_range(uint64_t pos, uint64_t len)
 /* ---- read and write ---- */
 
 /*
+ * The file is about to be written at, or to grow to, @pos past its size:
+ * zero the rest of the EOF block first, on disk too (through the cache),
+ * as XFS's xfs_file_write_zero_eof() does.  Writeback keeps that tail
+ * zero, but a power cut can take back the write that did (metadata here
+ * survives it), and neither may show once the file grows over the tail.
+ * Holes, unwritten blocks and inline data past EOF read as zeroes anyway.
+ * Caller holds i_rwsem exclusive.
+ */
+int testfs_zero_eof(struct testfs_file *f, uint64_t pos)
+{
+	uint64_t isize = i_size_read(&f->inode), end;
+
+	if (pos <= isize || f->inl || !(isize & (testfs_bsize(f->fs) - 1)))
+		return 0;
+	end = tfs_min(pos, testfs_round_up(f->fs, isize));
+	testfs_flush_range(f, isize, end - 1);
+	return iomap_zero_range(&f->inode, isize, end - isize, NULL, &testfs_iomap_ops);
+}
+
+/*
  * i_rwsem exclusive: one writer at a time, and no truncate or punch while
  * iomap works between ->begin and ->end (so ->end may give back space
  * without looking at the cache).  The file is handed to iomap as the
@@ -196,7 +239,11 @@ ssize_t testfs_write_iter(struct testfs_file *f, uint64_t pos, struct io_iter *f
 	if (!from->count)
 		return 0;
 	lock_excl(f, false);
-	ret = iomap_file_buffered_write(&f->inode, pos, from, &testfs_iomap_ops, f);
+	ret = testfs_zero_eof(f, pos);
+	if (!ret && f->fs->opts.buffer_heads && !f->fs->opts.jdata)
+		ret = testfs_bh_write_iter(f, pos, from);
+	else if (!ret)
+		ret = iomap_file_buffered_write(&f->inode, pos, from, &testfs_iomap_ops, f);
 	unlock_excl(f, false);
 	return (ssize_t)ret;
 }
@@ -255,6 +302,7 @@ static int zero_within_size(struct testfs_file *f, uint64_t pos, uint64_t end)
 		inline_zero(f, pos, end);
 		return 0;
 	}
+	testfs_flush_range(f, pos, end - 1);
 	return iomap_zero_range(&f->inode, pos, end - pos, NULL, &testfs_iomap_ops);
 }
 
@@ -366,6 +414,7 @@ static void truncate_inline(struct testfs_file *f, uint64_t size)
 	if (size < old) {
 		pthread_mutex_lock(&f->map_lock);
 		memset(f->inl->data + size, 0, old - size);
+		f->disk_size = tfs_min(f->disk_size, size);
 		pthread_mutex_unlock(&f->map_lock);
 	}
 	i_size_write(&f->inode, size);
@@ -384,6 +433,7 @@ static int truncate_down(struct testfs_file *f, uint64_t size)
 	int ret;
 
 	if (size & (testfs_bsize(fs) - 1)) {
+		testfs_flush_range(f, size, testfs_round_up(fs, size) - 1);
 		ret = iomap_truncate_page(&f->inode, size, NULL, &testfs_iomap_ops);
 		if (ret)
 			return ret;
@@ -391,6 +441,7 @@ static int truncate_down(struct testfs_file *f, uint64_t size)
 	i_size_write(&f->inode, size);
 	truncate_pagecache(&f->inode, size);
 	pthread_mutex_lock(&f->map_lock);
+	f->disk_size = tfs_min(f->disk_size, size);
 	ret = free_blocks_locked(f, first, UINT64_MAX - first);
 	if (!ret && size == 0)
 		restuff_locked(f);
@@ -400,6 +451,10 @@ static int truncate_down(struct testfs_file *f, uint64_t size)
 
 static int truncate_up(struct testfs_file *f, uint64_t size)
 {
+	int ret = testfs_zero_eof(f, size);
+
+	if (ret)
+		return ret;
 	i_size_write(&f->inode, size);
 	truncate_pagecache(&f->inode, size);
 	return 0;
@@ -427,8 +482,7 @@ int testfs_truncate(struct testfs_file *f, uint64_t size)
 
 /* ---- fallocate ---- */
 
-/* Blocks of [first, last) not covered by extents.  Caller holds map_lock. */
-static uint64_t count_hole_blocks(const struct testfs_file *f, uint64_t first, uint64_t last)
+uint64_t testfs_count_holes_locked(const struct testfs_file *f, uint64_t first, uint64_t last)
 {
 	uint64_t holes = 0, cur = first;
 
@@ -470,7 +524,7 @@ static int64_t falloc_hole(struct testfs_file *f, size_t next, uint64_t cur, uin
  */
 static int falloc_locked(struct testfs_file *f, uint64_t first, uint64_t last)
 {
-	uint64_t need = count_hole_blocks(f, first, last), cur = first;
+	uint64_t need = testfs_count_holes_locked(f, first, last), cur = first;
 	int64_t got;
 
 	if (!need)
@@ -561,12 +615,24 @@ int testfs_fiemap(struct testfs_file *f, struct fiemap *fi, uint64_t start, uint
 }
 
 /*
- * No lock: invalidate_mapping_pages() only drops folios that are clean,
- * unlocked and unused, which no operation can be relying on.
+ * invalidate_inode_pages2_range() rather than invalidate_mapping_pages():
+ * the latter skips folios someone holds a reference to, and the end of
+ * writeback holds one for a moment after it has woken fsync, so a drop
+ * right after fsync would keep folios at random.  It removes clean folios
+ * whoever references them (they keep their memory and find ->mapping
+ * NULL), waits for writeback and folio locks, and leaves dirty folios and
+ * those whose private state is busy.  No lock is needed: nothing is lost
+ * by dropping clean data, and readers hold their own references.  The
+ * count is approximate when other threads add folios meanwhile.
  */
 unsigned long testfs_drop_cache(struct testfs_file *f)
 {
-	return invalidate_mapping_pages(f->inode.i_mapping, 0, UINT64_MAX);
+	struct address_space *mapping = f->inode.i_mapping;
+	uint64_t before = mapping_nr_folios(mapping), after;
+
+	invalidate_inode_pages2_range(mapping, 0, UINT64_MAX >> PAGE_SHIFT);
+	after = mapping_nr_folios(mapping);
+	return before > after ? before - after : 0;
 }
 
 /* ---- stats ---- */
@@ -590,4 +656,17 @@ void testfs_get_stats(struct testfs *fs, struct testfs_stats *st)
 	st->blocks_released = atomic_load(&fs->counters.blocks_released);
 	st->blocks_converted = atomic_load(&fs->counters.blocks_converted);
 	st->stale_injected = atomic_load(&fs->counters.stale_injected);
+	st->ioends = atomic_load(&fs->counters.ioends);
+	st->ioend_errors = atomic_load(&fs->counters.ioend_errors);
+	st->blocks_written = atomic_load(&fs->counters.blocks_written);
+	st->blocks_discarded = atomic_load(&fs->counters.blocks_discarded);
+	st->fsyncs = atomic_load(&fs->counters.fsyncs);
+	st->dio_fallbacks = atomic_load(&fs->counters.dio_fallbacks);
+	st->trans_begun = atomic_load(&fs->counters.trans_begun);
+	st->trans_committed = atomic_load(&fs->counters.trans_committed);
+	st->trans_max_open = atomic_load(&fs->counters.trans_max_open);
+	st->trans_nested = atomic_load(&fs->counters.trans_nested);
+	st->journal_blocks = atomic_load(&fs->counters.journal_blocks);
+	st->journal_size = fs->journal.nr_blocks;
+	st->convert_flushes = atomic_load(&fs->counters.convert_flushes);
 }

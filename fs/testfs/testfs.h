@@ -14,15 +14,24 @@
  *    iomap_read_folio ...); testfs only answers ->begin / ->end with one
  *    extent at a time.
  *  - writes into holes either reserve space (DELALLOC, as XFS does until
- *    writeback) or allocate blocks at once (MAPPED | IOMAP_F_NEW).
+ *    writeback) or allocate blocks at once (UNWRITTEN | IOMAP_F_NEW).
+ *    Either way blocks stay UNWRITTEN until their data is on disk and
+ *    durable, so nothing a block held before ever shows through.
  *  - small files keep their data inline in the inode (gfs2 "stuffed" files)
  *    and are unstuffed into one block when they grow.
+ *  - writeback is iomap_writepages(): delayed allocations become UNWRITTEN
+ *    blocks when writeback maps them and MAPPED once their data is on disk
+ *    (->ioend_done, on a per-filesystem workqueue).  fsync goes through
+ *    handles (testfs_open) that report writeback errors as the kernel's
+ *    struct file does (errseq).
+ *  - direct I/O is iomap_dio_rw() over the same mappings.
+ *  - optional modes (testfs_opts): the page cache through buffer heads,
+ *    and journaled data with a transaction per folio (gfs2 jdata).
  *
- * testfs does not write back yet: dirty data stays in the page cache.
- * testfs_map_blocks() is the ->map_blocks that iomap_writepages() will
- * call to turn delayed allocations into real blocks; until then
- * testfs_file_load() puts data on disk directly, so that iomap's read path
- * has MAPPED blocks with data behind them.
+ * Durability: only file data is written to the device.  Metadata (extent
+ * maps, sizes, inline data) lives in memory and survives everything but
+ * testfs_destroy(); fsync therefore writes data and flushes the device
+ * cache, and datasync changes nothing.
  *
  * Locking hierarchy (outermost first), as in the kernel's iomap design:
  *   1. inode->i_rwsem: exclusive for write, truncate, punch, zero and
@@ -30,11 +39,16 @@
  *   2. inode->invalidate_lock: exclusive where folios are removed over
  *      blocks that change (truncate, punch, zero, fallocate); shared by read.
  *   3. folio locks (iomap's and the page cache's business).
- *   4. the file's mapping lock (internal): taken inside ->begin, ->end
- *      and testfs_map_blocks(), and around extent-map changes made
- *      directly (truncate, punch, fallocate, load); never held while
+ *   4. the file's mapping lock (internal): taken inside ->begin, ->end,
+ *      get_block and the writeback ops, and around extent-map changes
+ *      made directly (truncate, punch, fallocate, load); never held while
  *      iomap works on folios.
  *   5. the block allocator lock (internal).
+ * Writeback (the page cache's flusher, fsync, sync, throttled writers)
+ * takes a per-file writeback mutex (before any folio lock), folio locks
+ * and the mapping lock, never i_rwsem or the invalidate_lock, so it may
+ * run at any time, also from inside an operation that holds them.  The
+ * jdata journal's locks are taken with no folio lock held.
  * Every testfs_* file operation takes the locks it needs itself; callers
  * hold none.
  *
@@ -66,7 +80,8 @@ struct testfs_opts {
 	uint64_t max_extent; /* largest extent handed out, bytes, a multiple of block_size;
 				0 = unlimited */
 	bool delalloc; /* writes into holes reserve DELALLOC until writeback;
-			  else allocate MAPPED | IOMAP_F_NEW at write time */
+			  else allocate at write time (UNWRITTEN | IOMAP_F_NEW,
+			  MAPPED once the data is on disk) */
 	unsigned int inline_max; /* files up to this size keep their data in the inode;
 				    0 = off; must be < block_size */
 	bool short_extents; /* test switch: hand out extents shorter than asked, at random */
@@ -75,6 +90,24 @@ struct testfs_opts {
 				     2 livelocks a write whose source stops short, as
 				     iomap's retry of a short copy meets the stale call */
 	uint64_t seed; /* for short_extents */
+	/*
+	 * Buffer-head mode: the page cache goes through buffer heads
+	 * (block_read_full_folio, block_write_begin + generic_write_end with a
+	 * per-block get_block, block_writepages, try_to_free_buffers ...), as
+	 * a filesystem from before iomap.  Blocks are allocated at write time
+	 * (delalloc is ignored); inline_max must be 0.
+	 */
+	bool buffer_heads;
+	/*
+	 * Journaled data (gfs2 jdata): buffer-head page cache as above, but
+	 * writes go through iomap with IOMAP_F_BUFFER_HEAD and folio hooks
+	 * that put each folio's part of a write in its own transaction,
+	 * committed (with FUA) to a journal ring at the start of the device
+	 * before writeback writes the blocks in place.  The journal takes up
+	 * to 256 blocks (at most a quarter of the device).  inline_max must
+	 * be 0; delalloc is ignored.
+	 */
+	bool jdata;
 };
 
 /*
@@ -139,17 +172,46 @@ ssize_t testfs_write_iter(struct testfs_file *file, uint64_t pos, struct io_iter
 ssize_t testfs_read(struct testfs_file *file, uint64_t pos, void *buf, size_t len);
 
 /*
+ * Direct I/O (through iomap_dio_rw): data moves between @buf and the device
+ * without the page cache, after iomap has written back (and for writes
+ * dropped) the cached folios over the range.  @pos, @len and @buf must be
+ * multiples of 512 and of the device's logical block size (-EINVAL); the
+ * filesystem block may be larger, iomap zeroes around partial blocks.
+ *
+ * testfs_direct_write: holes get real blocks (UNWRITTEN until the data is
+ * on disk); every block the range lacks is reserved first, so -ENOSPC
+ * comes before any data is written.  A stuffed file takes the write
+ * inline while it fits in inline_max and is unstuffed otherwise.  The file
+ * grows to pos + len when the write completes.  Falls back to a buffered
+ * write, written back before returning, if cached folios cannot be
+ * dropped.  Returns @len, or a negative errno (-EIO, -ENOSPC, -EFBIG,
+ * -EINVAL, -ENOMEM); after an I/O error the range may hold old data or
+ * zeroes, and the size is unchanged.
+ *
+ * testfs_direct_read: returns the bytes read, short at EOF (0 at or past
+ * it), or a negative errno.  Holes and UNWRITTEN blocks read as zeroes.
+ *
+ * Both take i_rwsem (exclusive to write, shared to read).
+ */
+ssize_t testfs_direct_write(struct testfs_file *file, uint64_t pos, const void *buf, size_t len);
+ssize_t testfs_direct_read(struct testfs_file *file, uint64_t pos, void *buf, size_t len);
+
+/*
  * Set the file size.  Shrinking zeroes the tail of the new EOF block,
  * drops the cache past it and frees every block past it (preallocated ones
- * too).  Growing adds a hole.  Truncating to 0 makes a file inline again
- * when inline_max is set.  Returns 0, -EFBIG, -ENOSPC (growing an inline
- * file past inline_max needs a block), -EIO.
+ * too).  Growing adds a hole, after zeroing the rest of the old EOF block
+ * again (so does a write past EOF: whatever a lost write left there must
+ * not show).  Truncating to 0 makes a file inline again when inline_max is
+ * set.  Returns 0, -EFBIG, -ENOSPC (growing an inline file past inline_max
+ * needs a block), -EIO.
  */
 int testfs_truncate(struct testfs_file *file, uint64_t size);
 
 /*
  * Make [pos, pos + len) read as zeroes, keeping its blocks allocated (holes
- * stay holes).  Limited to the file size; does not change it.
+ * stay holes).  Limited to the file size; does not change it.  The range
+ * is written back first (iomap zeroes cached data over UNWRITTEN blocks in
+ * place without dirtying it, which writeback in flight would undo).
  */
 int testfs_zero_range(struct testfs_file *file, uint64_t pos, uint64_t len);
 
@@ -185,30 +247,84 @@ int64_t testfs_seek(struct testfs_file *file, int64_t pos, int whence);
 int testfs_fiemap(struct testfs_file *file, struct fiemap *fi, uint64_t start, uint64_t len);
 
 /*
- * Drop the file's clean, unused folios (invalidate_mapping_pages); dirty
- * ones stay.  Returns the number of folios dropped.
+ * Drop the file's clean folios, waiting for writeback and for folio locks
+ * (invalidate_inode_pages2_range); dirty ones stay.  After testfs_fsync()
+ * or testfs_sync() every folio is clean, so all of them go and the next
+ * read comes from the device.  Returns the number of folios dropped
+ * (approximate while other threads add folios).
  */
 unsigned long testfs_drop_cache(struct testfs_file *file);
 
 /*
- * The writeback mapping, for the future iomap_writepages ->map_blocks:
- * map the extent at @pos into @iomap, converting it to real blocks first if
- * it is DELALLOC (the reservation guarantees the space, so this cannot
- * fail with -ENOSPC).  Never returns DELALLOC or INLINE; returns a HOLE
- * where there is nothing.  @len bounds a hole.  Takes only the mapping
- * lock, so it may be called with a folio locked and without i_rwsem.
- * Returns 0, -EIO for an inline file (it has no blocks), -ENOMEM.
+ * The writeback mapping, what iomap_writepages' ->map_blocks asks: map the
+ * extent at @pos into @iomap, allocating real blocks first if it is
+ * DELALLOC (the reservation guarantees the space, so this cannot fail with
+ * -ENOSPC).  Allocated blocks are UNWRITTEN until writeback has put their
+ * data on disk.  Never returns DELALLOC or INLINE; returns a HOLE where
+ * there is nothing.  @len bounds a hole.  Takes only the mapping lock, so
+ * it may be called with a folio locked and without i_rwsem.  Returns 0,
+ * -EIO for an inline file (it has no blocks), -ENOMEM.
  */
 int testfs_map_blocks(struct testfs_file *file, uint64_t pos, uint64_t len,
 		      struct iomap *iomap);
+
+/* ---- writeback, fsync ---- */
+
+/* An open file, for fsync's error reporting. */
+struct testfs_handle;
+
+/*
+ * Open @file: the handle samples the file's writeback error sequence, so
+ * its fsync reports errors recorded from now on, and also one recorded
+ * before that nobody has reported yet (the kernel's errseq_sample()).
+ * The handle must be closed before the file is destroyed.  Returns 0 and
+ * the handle in @out, or -ENOMEM.
+ */
+int testfs_open(struct testfs_file *file, struct testfs_handle **out);
+
+/* Forget the handle; nothing is written back.  NULL is ignored. */
+void testfs_close(struct testfs_handle *handle);
+
+struct testfs_file *testfs_handle_file(struct testfs_handle *handle);
+
+/*
+ * Write back the file's dirty data in [start, end] (bytes, inclusive;
+ * UINT64_MAX for all), wait for it, and flush the device's cache.  Returns
+ * 0 when the data is durable, or a negative errno: an error the mapping
+ * recorded since this handle last reported one (each error is reported
+ * once per handle, to every handle open when it happened, and never
+ * turned into success; a handle opened after another one reported it does
+ * not see it: xfstests generic/441, 487), an error from mapping the data
+ * (-ENOMEM), the flush's error, -EINVAL for start > end.  Errors are
+ * reported for the whole file, not just the range.  @datasync is accepted
+ * for the kernel's signature; metadata lives in memory, so it changes
+ * nothing.  A handle is used by one thread at a time; several handles of
+ * one file may fsync concurrently.  Takes no inode lock.
+ */
+int testfs_fsync(struct testfs_handle *handle, bool datasync, uint64_t start, uint64_t end);
+
+/*
+ * Write back every file of the filesystem, wait, flush the device (what
+ * syncfs does).  Returns 0, the first error from mapping data for
+ * writeback, or the flush's error.  I/O errors are left recorded for each
+ * handle's fsync.  File creation and destruction wait while it runs.
+ */
+int testfs_sync(struct testfs *fs);
+
+/*
+ * The on-disk size: how far the file's data is known to be on the device
+ * (grown by writeback and direct I/O completions, cut by truncate), at
+ * most i_size.
+ */
+uint64_t testfs_disk_size(struct testfs_file *file);
 
 /*
  * Give an empty file @size bytes of content straight on disk, as if it had
  * been written back and the filesystem mounted again: MAPPED extents for
  * the blocks of @buf that are not all zeroes (zero blocks stay holes),
  * written synchronously through bios, nothing in the page cache.  A file
- * that fits in inline_max is stuffed instead.  Writeback does not exist
- * yet: this is how tests get data on disk for iomap's read path.  Only for
+ * that fits in inline_max is stuffed instead.  A quick way for tests to
+ * get data on disk without writeback.  Only for
  * a file of size 0 with no extents and no cached folios (a new file, or
  * one truncated to 0): -EBUSY otherwise.  Returns 0, -EFBIG, -ENOSPC
  * (nothing allocated), -EIO or -ENOMEM (the file is then left empty).
@@ -227,6 +343,19 @@ struct testfs_stats {
 	uint64_t blocks_released; /* given back by ->end after short writes */
 	uint64_t blocks_converted; /* DELALLOC turned into blocks by map_blocks */
 	uint64_t stale_injected; /* ->iomap_valid said stale because of stale_every */
+	uint64_t ioends; /* writeback completions seen by ->ioend_done */
+	uint64_t ioend_errors; /* ... that carried an I/O error */
+	uint64_t blocks_written; /* UNWRITTEN blocks made MAPPED after their data was written */
+	uint64_t blocks_discarded; /* DELALLOC given back by ->discard_folio */
+	uint64_t fsyncs; /* testfs_fsync calls */
+	uint64_t dio_fallbacks; /* direct writes done through the page cache (-ENOTBLK) */
+	uint64_t trans_begun; /* jdata: per-folio transactions opened */
+	uint64_t trans_committed; /* ... that wrote to the journal */
+	uint64_t trans_max_open; /* most transactions open at once (all files) */
+	uint64_t trans_nested; /* get_folio found one still open: must stay 0 */
+	uint64_t journal_blocks; /* blocks written to the journal, descriptors included */
+	uint64_t journal_size; /* blocks of the journal ring (counted in blocks_allocated) */
+	uint64_t convert_flushes; /* device flushes before UNWRITTEN became MAPPED */
 };
 
 void testfs_get_stats(struct testfs *fs, struct testfs_stats *stats);
@@ -247,9 +376,11 @@ int testfs_check(struct testfs *fs, char *msg, size_t msglen);
  * and applies the same random operations to model and file: writes, reads,
  * truncates, zero range, punch hole, fallocate, SEEK_HOLE / SEEK_DATA,
  * fiemap, cache drops, writeback mapping, reloads (the file's bytes put
- * on disk with testfs_file_load(), so reads hit the device) and full
- * compares, with
- * testfs_check() after every operation.
+ * on disk with testfs_file_load(), so reads hit the device), fsync, sync
+ * followed by a cache drop and a compare of everything read back from the
+ * device, direct writes and reads (512-byte aligned, mixed with the
+ * buffered ones), and full compares, with testfs_check() after every
+ * operation.
  */
 struct testfs_exercise_opts {
 	unsigned int block_size;
@@ -261,6 +392,19 @@ struct testfs_exercise_opts {
 	bool no_delalloc;
 	unsigned int stale_every;
 	bool short_extents;
+	bool buffer_heads; /* testfs_opts.buffer_heads (inline_max must be 0) */
+	bool jdata; /* testfs_opts.jdata (inline_max must be 0) */
+	/*
+	 * Run over a fault device (bdev-fault.h) in volatile mode and add
+	 * power cuts: the device loses, keeps or tears every write not yet
+	 * made durable, the cache is dropped, and every byte that fsync or
+	 * sync acknowledged (and nothing changed since) must read back intact.
+	 * Metadata lives in memory and survives; data durability is what is
+	 * tested.  What was not durable is then written again from the model,
+	 * and the run goes on.  Not with buffer_heads or jdata: their
+	 * writeback makes blocks MAPPED before the data is on disk.
+	 */
+	bool power_cut;
 	/* Device bytes; 0 = enough that space never runs out.  Smaller values
 	 * exercise ENOSPC: short writes and failed fallocates are then expected. */
 	uint64_t dev_size;
@@ -283,6 +427,11 @@ enum testfs_exercise_op {
 	TX_DROP,
 	TX_MAPBLK,
 	TX_RELOAD, /* truncate to 0 and testfs_file_load() the same bytes */
+	TX_FSYNC, /* testfs_fsync of a random range */
+	TX_SYNC, /* testfs_sync, drop the cache, compare everything from the device */
+	TX_DWRITE, /* testfs_direct_write, 512-byte aligned */
+	TX_DREAD, /* testfs_direct_read, 512-byte aligned */
+	TX_POWERCUT, /* power_cut only: cut power, check what fsync acknowledged */
 	TX_COMPARE,
 	TX_NR_OPS,
 };

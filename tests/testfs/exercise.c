@@ -2,13 +2,15 @@
 /*
  * Description: the randomized exerciser (testfs_exercise(), after fsx) in
  * process, at block sizes 512 to 4096: fixed seeds with the default
- * options, and variants with inline files (in large and in small files), no delayed allocation, stale
- * mappings (stale_every), short extents, a small max_extent and a device
- * small enough to run out of space.  A failure prints the operation log and
+ * options, and variants with inline files (in large and in small files),
+ * no delayed allocation, stale mappings (stale_every), short extents, a
+ * small max_extent, a device small enough to run out of space,
+ * buffer-head mode, journaled data, and power cuts on a volatile device
+ * (every byte fsync acknowledged must survive them).  A failure prints the operation log and
  * the iomap-exercise command that replays it.
  *
  * T_EXERCISE_OPS in the environment changes the operations per run
- * (default 20000).
+ * (default 12000).
  */
 #include "t-testfs.h"
 
@@ -57,6 +59,38 @@ static void v_enospc(struct testfs_exercise_opts *o)
 	o->inline_max = 100;
 }
 
+static void v_buffer_heads(struct testfs_exercise_opts *o)
+{
+	o->buffer_heads = true;
+	o->stale_every = 7;
+}
+
+static void v_buffer_heads_enospc(struct testfs_exercise_opts *o)
+{
+	o->buffer_heads = true;
+	o->dev_size = 96 * 1024;
+}
+
+static void v_jdata(struct testfs_exercise_opts *o)
+{
+	o->jdata = true;
+	o->stale_every = 6;
+	o->dev_size = 128 * 1024;
+}
+
+static void v_power_cut(struct testfs_exercise_opts *o)
+{
+	o->power_cut = true;
+}
+
+static void v_power_cut_mixed(struct testfs_exercise_opts *o)
+{
+	o->power_cut = true;
+	o->no_delalloc = true;
+	o->inline_max = o->block_size / 2;
+	o->stale_every = 4;
+}
+
 static const struct variant variants[] = {
 	{ "plain", v_plain },
 	{ "inline", v_inline },
@@ -64,13 +98,18 @@ static const struct variant variants[] = {
 	{ "no-delalloc+stale", v_nodelalloc_stale },
 	{ "stale+short-extents", v_stale_short },
 	{ "enospc", v_enospc },
+	{ "buffer-heads", v_buffer_heads },
+	{ "buffer-heads+enospc", v_buffer_heads_enospc },
+	{ "jdata+stale+enospc", v_jdata },
+	{ "power-cut", v_power_cut },
+	{ "power-cut+nodelalloc", v_power_cut_mixed },
 };
 
 static uint64_t ops_from_env(void)
 {
 	const char *s = getenv("T_EXERCISE_OPS");
 
-	return s && *s ? strtoull(s, NULL, 10) : 20000;
+	return s && *s ? strtoull(s, NULL, 10) : 12000;
 }
 
 int main(void)

@@ -14,7 +14,10 @@
 
 #include "helpers.h"
 #include "iomap/bdev.h"
+#include "iomap/bio.h"
+#include "iomap/inode.h"
 #include "iomap/iomap.h"
+#include "iomap/mapping.h"
 #include "iomap/pagecache.h"
 #include "testfs.h"
 
@@ -134,6 +137,71 @@ static inline struct fiemap *t_fiemap(struct testfs_file *f, unsigned int max)
 	if (ret)
 		t_fail("fiemap: %d", ret);
 	return fi;
+}
+
+/* Read or write @len bytes (sector multiples) at device byte @off, synchronously. */
+static inline int t_dev_io(struct bdev *bdev, enum bio_op op, uint64_t off, void *buf,
+			   size_t len)
+{
+	void *bounce = t_aligned_alloc(4096, (len + 4095) & ~(size_t)4095);
+	struct bio *bio = bio_alloc(bdev, 1, op, 0);
+	int ret;
+
+	if (!bio)
+		t_fail("bio_alloc");
+	bio->bi_sector = off >> SECTOR_SHIFT;
+	if (op == BIO_OP_WRITE)
+		memcpy(bounce, buf, len);
+	t_assert(bio_add(bio, bounce, (uint32_t)len, NULL));
+	ret = bio_submit_wait(bio);
+	bio_put(bio);
+	if (!ret && op == BIO_OP_READ)
+		memcpy(buf, bounce, len);
+	free(bounce);
+	return ret;
+}
+
+/* Fill the whole device with @byte: stale contents a filesystem must never show. */
+static inline void t_dev_fill(struct bdev *bdev, uint8_t byte)
+{
+	size_t chunk = 1U << 20;
+	uint8_t *buf = t_malloc(chunk);
+
+	memset(buf, byte, chunk);
+	for (uint64_t off = 0; off < bdev_nr_bytes(bdev); off += chunk) {
+		size_t n = bdev_nr_bytes(bdev) - off < chunk ? bdev_nr_bytes(bdev) - off : chunk;
+
+		t_assert_eq(t_dev_io(bdev, BIO_OP_WRITE, off, buf, n), 0);
+	}
+	free(buf);
+}
+
+/* Open a handle or fail. */
+static inline struct testfs_handle *t_open(struct testfs_file *f)
+{
+	struct testfs_handle *h;
+
+	if (testfs_open(f, &h))
+		t_fail("testfs_open");
+	return h;
+}
+
+/* fsync the whole file through a new handle; must succeed. */
+static inline void t_fsync(struct testfs_file *f)
+{
+	struct testfs_handle *h = t_open(f);
+
+	t_assert_eq(testfs_fsync(h, false, 0, UINT64_MAX), 0);
+	testfs_close(h);
+}
+
+/* Drop the file's cache; after a sync nothing may stay. */
+static inline void t_drop_all(struct testfs_file *f)
+{
+	testfs_drop_cache(f);
+	if (mapping_nr_folios(testfs_inode(f)->i_mapping))
+		t_fail("%llu folios stayed in the cache after a drop",
+		       (unsigned long long)mapping_nr_folios(testfs_inode(f)->i_mapping));
 }
 
 #endif /* T_TESTFS_H */
