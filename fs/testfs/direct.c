@@ -27,7 +27,6 @@
 #include <stdint.h>
 
 #include "iomap/bdev.h"
-#include "iomap/buffered-io.h"
 #include "iomap/direct-io.h"
 #include "iomap/folio.h"
 #include "iomap/mapping.h"
@@ -136,7 +135,7 @@ static int64_t dio_rw(struct testfs_file *f, uint64_t pos, struct io_iter *iter,
 static int64_t dio_fallback_write(struct testfs_file *f, uint64_t pos, struct io_iter *from)
 {
 	struct address_space *mapping = f->inode.i_mapping;
-	int64_t ret = iomap_file_buffered_write(&f->inode, pos, from, &testfs_iomap_ops, f);
+	int64_t ret = testfs_write_locked(f, pos, from);
 	int err;
 
 	if (ret <= 0)

@@ -210,6 +210,19 @@ struct testfs_trans {
 #define testfs_count(fs, field, n) \
 	atomic_fetch_add_explicit(&(fs)->counters.field, (n), memory_order_relaxed)
 
+/*
+ * Flushes before UNWRITTEN blocks become MAPPED (writeback.c), shared by
+ * whoever waits at the same time.  Flush n covers every write completed
+ * before it started.  All under @lock.
+ */
+struct testfs_convert_flush {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a flush ended */
+	uint64_t started, done; /* flushes started, and the last one ended */
+	bool running;
+	int error; /* of the last one ended */
+};
+
 struct testfs {
 	struct bdev *bdev;
 	struct pagecache *cache;
@@ -228,6 +241,7 @@ struct testfs {
 	 * for that very thread).
 	 */
 	struct workqueue *wq;
+	struct testfs_convert_flush convert_flush;
 	struct testfs_journal journal;
 	_Atomic uint64_t trans_open; /* transactions open now, all files */
 	struct testfs_counters counters;
@@ -402,6 +416,13 @@ int testfs_map_blocks_locked(struct testfs_file *f, uint64_t pos, uint64_t len,
 			     struct iomap *iomap);
 
 /*
+ * A buffered write in the file's mode (iomap, or buffer heads), after
+ * zeroing past EOF.  Caller holds i_rwsem exclusive.  Returns bytes written
+ * or a negative errno if none were.  (testfs.c)
+ */
+int64_t testfs_write_locked(struct testfs_file *f, uint64_t pos, struct io_iter *from);
+
+/*
  * Before writing at, or growing the file to, @pos past EOF: zero the tail
  * of the EOF block through the cache.  Caller holds i_rwsem exclusive.
  * Returns 0 or a negative errno.  (testfs.c)
@@ -478,7 +499,9 @@ int testfs_written_locked(struct testfs_file *f, uint64_t first, uint64_t last);
 
 /*
  * Flush the device before UNWRITTEN blocks become MAPPED, so the data
- * under them is durable first.  Returns 0 or the flush's error.
+ * under them is durable first; concurrent callers share flushes.  Takes
+ * no other lock (call it without map_lock).  Returns 0 or the error of
+ * the flush that covered the caller.
  */
 int testfs_flush_before_convert(struct testfs *fs);
 

@@ -3,7 +3,9 @@
  * testfs's side of the iomap contract: ->begin maps one extent, ->end
  * settles what the I/O did with it, ->iomap_valid tells a writer whether
  * the mapping it holds is still current, and the address_space ops route
- * the page cache to iomap.
+ * the page cache to iomap.  The same ->begin serves buffered, zeroing,
+ * report and direct I/O; writeback's ->map_blocks is here too
+ * (testfs_map_blocks_locked), its other ops in writeback.c.
  *
  * All of it runs under the file's map_lock, the "lower" lock of the iomap
  * locking model: taken on entry to ->begin / ->end and dropped on return,
@@ -16,11 +18,15 @@
  *                       IOMAP_NULL_ADDR, from the block holding pos to the
  *                       end of the extent
  *   hole, read       -> HOLE up to the next extent or the end of the range
- *   hole, write      -> a new reservation (delalloc) or allocation, flagged
- *                       IOMAP_F_NEW, starting at the block holding pos
+ *   hole, write      -> a new reservation (delalloc) or allocation
+ *                       (UNWRITTEN; MAPPED in the buffer-head modes),
+ *                       flagged IOMAP_F_NEW, starting at the block holding
+ *                       pos; direct writes always allocate
  *   stuffed file     -> INLINE over the inode's data buffer
  * Every mapping carries the file's sequence number as validity_cookie and
- * testfs_folio_ops, whose ->iomap_valid compares the two.
+ * the mode's folio ops (testfs_folio_ops, or the jdata transaction hooks),
+ * whose ->iomap_valid compares the two; in the buffer-head modes it is
+ * flagged IOMAP_F_BUFFER_HEAD.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -24,6 +24,12 @@
 
 /* ---- filesystem ---- */
 
+/*
+ * ->ioend_done workers: several, so that completions waiting for the
+ * flush before their conversion share it (testfs_flush_before_convert).
+ */
+#define TESTFS_WQ_THREADS 4
+
 static int check_opts(const struct testfs_opts *o, struct bdev *bdev)
 {
 	unsigned int bs = o->block_size;
@@ -66,7 +72,7 @@ int testfs_create(struct bdev *bdev, struct pagecache *cache, const struct testf
 	}
 	ret = testfs_journal_init(fs);
 	if (!ret)
-		ret = workqueue_create(1, &fs->wq);
+		ret = workqueue_create(TESTFS_WQ_THREADS, &fs->wq);
 	if (ret) {
 		testfs_journal_destroy(fs);
 		testfs_alloc_destroy(&fs->alloc);
@@ -74,6 +80,8 @@ int testfs_create(struct bdev *bdev, struct pagecache *cache, const struct testf
 		return ret;
 	}
 	pthread_mutex_init(&fs->files_lock, NULL);
+	pthread_mutex_init(&fs->convert_flush.lock, NULL);
+	pthread_cond_init(&fs->convert_flush.cond, NULL);
 	*out = fs;
 	return 0;
 }
@@ -87,6 +95,8 @@ void testfs_destroy(struct testfs *fs)
 	/* Empty by now: destroying a file waits for its writeback, ioend_done included. */
 	workqueue_destroy(fs->wq);
 	testfs_journal_destroy(fs);
+	pthread_cond_destroy(&fs->convert_flush.cond);
+	pthread_mutex_destroy(&fs->convert_flush.lock);
 	pthread_mutex_destroy(&fs->files_lock);
 	testfs_alloc_destroy(&fs->alloc);
 	free(fs);
@@ -239,13 +249,20 @@ ssize_t testfs_write_iter(struct testfs_file *f, uint64_t pos, struct io_iter *f
 	if (!from->count)
 		return 0;
 	lock_excl(f, false);
-	ret = testfs_zero_eof(f, pos);
-	if (!ret && f->fs->opts.buffer_heads && !f->fs->opts.jdata)
-		ret = testfs_bh_write_iter(f, pos, from);
-	else if (!ret)
-		ret = iomap_file_buffered_write(&f->inode, pos, from, &testfs_iomap_ops, f);
+	ret = testfs_write_locked(f, pos, from);
 	unlock_excl(f, false);
 	return (ssize_t)ret;
+}
+
+int64_t testfs_write_locked(struct testfs_file *f, uint64_t pos, struct io_iter *from)
+{
+	int64_t ret = testfs_zero_eof(f, pos);
+
+	if (ret)
+		return ret;
+	if (f->fs->opts.buffer_heads && !f->fs->opts.jdata)
+		return testfs_bh_write_iter(f, pos, from);
+	return iomap_file_buffered_write(&f->inode, pos, from, &testfs_iomap_ops, f);
 }
 
 ssize_t testfs_write(struct testfs_file *f, uint64_t pos, const void *buf, size_t len)

@@ -63,16 +63,50 @@ static bool wb_map_valid(struct iomap_writepage_ctx *wpc, struct inode *inode)
 	return wpc->iomap.validity_cookie == atomic_load_explicit(&f->wb_seq, memory_order_acquire);
 }
 
+/* Run one flush for every caller waiting for it.  Caller holds cf->lock. */
+static void convert_flush_run(struct testfs *fs, struct testfs_convert_flush *cf)
+{
+	uint64_t gen = ++cf->started;
+	int ret;
+
+	cf->running = true;
+	pthread_mutex_unlock(&cf->lock);
+	testfs_count(fs, convert_flushes, 1);
+	ret = bdev_flush(fs->bdev);
+	pthread_mutex_lock(&cf->lock);
+	cf->running = false;
+	cf->done = gen;
+	cf->error = ret;
+	pthread_cond_broadcast(&cf->cond);
+}
+
 /*
  * The data just written must be durable before the blocks stop reading as
  * zeroes: metadata lives in memory and survives a power cut, so MAPPED
  * over data the cut took back would show the blocks' old contents.  XFS
  * gets the same order from the cache flush its log writes carry.
+ *
+ * Group commit, as a log does: the caller's I/O has completed, so any
+ * flush that starts from now on covers it.  A flush already running
+ * started too early; callers arriving meanwhile share the next one.
  */
 int testfs_flush_before_convert(struct testfs *fs)
 {
-	testfs_count(fs, convert_flushes, 1);
-	return bdev_flush(fs->bdev);
+	struct testfs_convert_flush *cf = &fs->convert_flush;
+	uint64_t want;
+	int ret;
+
+	pthread_mutex_lock(&cf->lock);
+	want = cf->started + 1;
+	while (cf->done < want) {
+		if (cf->running)
+			pthread_cond_wait(&cf->cond, &cf->lock);
+		else
+			convert_flush_run(fs, cf);
+	}
+	ret = cf->error;
+	pthread_mutex_unlock(&cf->lock);
+	return ret;
 }
 
 void testfs_disk_size_grow_locked(struct testfs_file *f, uint64_t end)
