@@ -180,38 +180,28 @@ static const char *check_opts(struct demo_opts *o)
 	return NULL;
 }
 
+static bool set_opt_any(void *o, int c, const char *arg)
+{
+	return set_opt(o, c, arg);
+}
+
+static const char *check_opts_any(void *o)
+{
+	return check_opts(o);
+}
+
 static int parse_args(int argc, char **argv, struct demo_opts *o)
 {
-	const char *err;
-	int c;
+	static const struct opt_parser parser = {
+		.prog = "iomap-demo",
+		.long_opts = long_opts,
+		.first_val = O_BS,
+		.usage = usage,
+		.set = set_opt_any,
+		.check = check_opts_any,
+	};
 
-	opterr = 0; /* one message of our own instead of getopt's */
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			exit(0);
-		}
-		if (c == '?') {
-			fprintf(stderr, "iomap-demo: unknown option or missing value in '%s' (see --help)\n",
-				argv[optind - 1]);
-			return -1;
-		}
-		if (!set_opt(o, c, optarg)) {
-			fprintf(stderr, "iomap-demo: bad value '%s' for --%s (see --help)\n", optarg,
-				long_opts[c - O_BS].name);
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "iomap-demo: unexpected argument '%s'\n", argv[optind]);
-		return -1;
-	}
-	err = check_opts(o);
-	if (err) {
-		fprintf(stderr, "iomap-demo: %s\n", err);
-		return -1;
-	}
-	return 0;
+	return opt_parse_args(&parser, argc, argv, o);
 }
 
 /* ---- setup ---- */

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <stdlib.h>
+
 #include "opt.h"
 
 #include <ctype.h>
@@ -55,4 +57,38 @@ bool opt_parse_size(const char *s, uint64_t *out)
 		return false;
 	*out = v << shift;
 	return true;
+}
+
+int opt_parse_args(const struct opt_parser *p, int argc, char **argv, void *opts)
+{
+	const char *err;
+	int c;
+
+	opterr = 0; /* one message of our own instead of getopt's */
+	while ((c = getopt_long(argc, argv, "h", p->long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			p->usage(stdout);
+			exit(0);
+		}
+		if (c == '?') {
+			fprintf(stderr, "%s: unknown option or missing value in '%s' (see --help)\n",
+				p->prog, argv[optind - 1]);
+			return -1;
+		}
+		if (!p->set(opts, c, optarg)) {
+			fprintf(stderr, "%s: bad value '%s' for --%s (see --help)\n", p->prog, optarg,
+				p->long_opts[c - p->first_val].name);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", p->prog, argv[optind]);
+		return -1;
+	}
+	err = p->check(opts);
+	if (err) {
+		fprintf(stderr, "%s: %s\n", p->prog, err);
+		return -1;
+	}
+	return 0;
 }
